@@ -1,0 +1,196 @@
+"""Typed configuration: one dataclass per Hydra config group.
+
+Hydra composes YAML from ``conf/``; the entry points convert the result to these dataclasses
+once (``to_dataclass``) and plain Python takes it from there. The dataclasses are also
+registered as Hydra structured-config schemas, so an unknown key is rejected at compose time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any, get_type_hints
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+MISSING = "???"
+
+
+@dataclass
+class SynthConfig:
+    """Embedded synthetic speech corpus (eSpeak NG); see ``phonelstm.data.synth``."""
+
+    seed: int = 0
+    sample_rate: int = 16000
+    dev_voices: int = 3
+    test_voices: int = 3
+    train_voices: int = 0  # 0: every voice not used for dev/test
+    sentences_per_train_voice: int = 100
+    sentences_per_eval_voice: int = 40
+    noise_std: float = 3e-4  # dither so silence is never digital zero
+    workers: int = 2
+
+
+@dataclass
+class TimitConfig:
+    """TIMIT (LDC or NLTK layout); see ``phonelstm.data.timit``."""
+
+    include_sa: bool = False
+    # "standard": the 462/50/24-speaker train/dev/core-test split;
+    # "speakers": train/dev/test speaker lists below (for the sample or subsets).
+    split: str = "standard"
+    full_test: bool = False  # test on all 168 test speakers instead of the 24 core ones
+    train_speakers: list[str] = field(default_factory=list)
+    dev_speakers: list[str] = field(default_factory=list)
+    test_speakers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FsddConfig:
+    """Free Spoken Digit Dataset; see ``phonelstm.data.fsdd``."""
+
+    train_speakers: list[str] = field(default_factory=lambda: ["george", "jackson"])
+    dev_speakers: list[str] = field(default_factory=lambda: ["lucas"])
+    test_speakers: list[str] = field(default_factory=lambda: ["nicolas"])
+
+
+@dataclass
+class DataConfig:
+    """Which corpus, where its manifests live, and how batches are formed."""
+
+    name: str = "synth"
+    corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid
+    root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
+    dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
+    train_manifests: list[str] = field(default_factory=lambda: ["train"])
+    dev_manifest: str = "dev"
+    test_manifest: str = "test"
+    max_frames_per_batch: int = 8000
+    max_batch_size: int = 64
+    num_workers: int = 0
+    synth: SynthConfig = field(default_factory=SynthConfig)
+    timit: TimitConfig = field(default_factory=TimitConfig)
+    fsdd: FsddConfig = field(default_factory=FsddConfig)
+
+
+@dataclass
+class FeatureConfig:
+    """Acoustic features; see ``phonelstm.features`` for the frame-count rule."""
+
+    kind: str = "fbank"  # fbank (log mel + log energy) | mfcc (cepstra + log energy)
+    sample_rate: int = 16000
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    n_mels: int = 40
+    n_ceps: int = 12  # MFCC only: cepstra c1..c12, log energy added separately
+    preemphasis: float = 0.97
+    delta_order: int = 2  # 0: statics only, 1: + deltas, 2: + delta-deltas
+    delta_window: int = 2
+    normalize: str = "global"  # global (training-set stats) | utterance | none
+    backend: str = "torchaudio"  # torchaudio | librosa
+
+
+@dataclass
+class ModelConfig:
+    """Acoustic model; see ``phonelstm.model``."""
+
+    arch: str = "rnn"  # rnn (stacked recurrent layers) | mlp
+    cell: str = "lstm"  # lstm | gru | rnn_tanh
+    bidirectional: bool = True
+    hidden: int = 192  # units per direction (cells per direction for the LSTM)
+    layers: int = 3
+    proj_size: int = 0  # LSTMP recurrent projection (LSTM only); 0: none
+    dropout: float = 0.1  # between layers
+    stack_frames: int = 1  # concatenate k frames, reducing the frame rate k times
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | sgd
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    grad_clip: float = 5.0
+    schedule: str = "plateau"  # plateau | none
+    plateau_factor: float = 0.5
+    plateau_patience: int = 2
+
+
+@dataclass
+class TrainerConfig:
+    task: str = "ctc"  # ctc | framewise
+    max_epochs: int = 20
+    max_minutes: float = 0.0  # 0: no time limit
+    patience: int = 4  # early stopping on the dev metric; 0 disables
+    device: str = "auto"  # auto | cpu | cuda
+    seed: int = 0
+    log_every: int = 20
+    eval_test: bool = True
+    score_phones: int = 39  # 39 | 48 | 61
+    num_threads: int = 0  # torch intra-op threads on CPU; 0: leave torch's default
+    save_every_steps: int = 0  # also checkpoint mid-epoch (exact resume); 0: epoch ends only
+
+
+@dataclass
+class TrainConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    name: str = "default"  # experiment name, part of the default out_dir
+    out_dir: str = "exp/default"
+    resume: bool = True  # continue from <out_dir>/last.pt when it exists
+
+
+@dataclass
+class PrepareConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    corpus: str | None = None  # shorthand for data.corpus; also sets out=data/<corpus>
+    root: str | None = None  # shorthand for data.root
+    out: str | None = None  # shorthand for data.dir
+    force: bool = False
+
+    def resolved(self) -> DataConfig:
+        """The data config with the shorthands applied."""
+        data = self.data
+        if self.corpus:
+            data.corpus, data.name = self.corpus, self.corpus
+            data.dir = f"data/{self.corpus}"
+        if self.root:
+            data.root = self.root
+        if self.out:
+            data.dir = self.out
+        return data
+
+
+@dataclass
+class DecodeConfig:
+    checkpoint: str = MISSING
+    input: str = MISSING
+    out: str | None = None
+    device: str = "auto"
+
+
+def register_schemas() -> None:
+    """Register the dataclasses as Hydra schemas, so unknown keys fail at compose time."""
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(name="prepare_schema", node=PrepareConfig)
+    store.store(name="decode_schema", node=DecodeConfig)
+
+
+def to_dataclass(cls: type, cfg: DictConfig | dict) -> Any:
+    """Convert a (resolved) DictConfig or plain dict into the dataclass ``cls``, recursively."""
+    if isinstance(cfg, DictConfig):
+        cfg = OmegaConf.to_container(cfg, resolve=True)
+    hints = get_type_hints(cls)
+    kwargs = {}
+    for f in fields(cls):
+        if f.name in cfg:
+            value, kind = cfg[f.name], hints[f.name]
+            kwargs[f.name] = to_dataclass(kind, value) if is_dataclass(kind) else value
+    return cls(**kwargs)
+
+
+register_schemas()

@@ -1,0 +1,174 @@
+"""Utterances -> padded waveform batches with CTC targets and frame labels.
+
+Features are computed from the batched waveforms on the training device (see
+``phonelstm.features``), so loading here is only audio I/O and label bookkeeping.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import soundfile as sf
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset, Sampler
+
+from phonelstm.audio import AudioError, load_audio
+from phonelstm.config import FeatureConfig
+from phonelstm.data.manifest import Utterance
+from phonelstm.features import frame_params, num_frames
+from phonelstm.phones import Vocabulary
+
+IGNORE = -100  # frame label of padding (and of frames no segment covers)
+
+
+def frame_labels(utt: Utterance, n_frames: int, vocab: Vocabulary, cfg: FeatureConfig) -> Tensor:
+    """Label of every frame: the phone whose segment holds the frame's centre sample."""
+    if utt.segments is None:
+        raise ValueError(f"utterance {utt.id} has no segments: frame labels need phone times")
+    win, hop = frame_params(cfg)
+    starts = [s for s, _ in utt.segments]
+    ids = vocab.encode(utt.phones)
+    labels = torch.empty(n_frames, dtype=torch.long)
+    for t in range(n_frames):
+        centre = (t * hop + win // 2) / cfg.sample_rate
+        labels[t] = ids[max(bisect_right(starts, centre) - 1, 0)]
+    return labels
+
+
+@dataclass
+class Example:
+    id: str
+    wave: Tensor  # (N,)
+    targets: Tensor  # (L,) phone indices
+    frame_labels: Tensor | None  # (T,)
+
+
+class SpeechDataset(Dataset):
+    def __init__(self, utterances: Sequence[Utterance], vocab: Vocabulary, cfg: FeatureConfig,
+                 with_frame_labels: bool = False) -> None:
+        self.utterances = list(utterances)
+        self.vocab = vocab
+        self.cfg = cfg
+        self.with_frame_labels = with_frame_labels
+
+    def __len__(self) -> int:
+        return len(self.utterances)
+
+    def __getitem__(self, index: int) -> Example:
+        utt = self.utterances[index]
+        wave = load_audio(utt.audio, self.cfg.sample_rate)
+        labels = None
+        if self.with_frame_labels:
+            labels = frame_labels(utt, num_frames(len(wave), self.cfg), self.vocab, self.cfg)
+        targets = torch.tensor(self.vocab.encode(utt.phones), dtype=torch.long)
+        return Example(utt.id, wave, targets, labels)
+
+
+@dataclass
+class Batch:
+    ids: list[str]
+    wave: Tensor  # (B, N) zero-padded
+    wave_lengths: Tensor  # (B,)
+    targets: Tensor  # (B, L) zero-padded
+    target_lengths: Tensor  # (B,)
+    frame_labels: Tensor | None  # (B, T) padded with IGNORE
+
+    def to(self, device: torch.device | str) -> Batch:
+        move = lambda x: None if x is None else x.to(device, non_blocking=True)  # noqa: E731
+        return Batch(self.ids, move(self.wave), self.wave_lengths.to(device), move(self.targets),
+                     self.target_lengths.to(device), move(self.frame_labels))
+
+
+def collate(examples: list[Example]) -> Batch:
+    pad = torch.nn.utils.rnn.pad_sequence
+    labels = None
+    if examples[0].frame_labels is not None:
+        labels = pad([e.frame_labels for e in examples], batch_first=True, padding_value=IGNORE)
+    return Batch(
+        ids=[e.id for e in examples],
+        wave=pad([e.wave for e in examples], batch_first=True),
+        wave_lengths=torch.tensor([len(e.wave) for e in examples]),
+        targets=pad([e.targets for e in examples], batch_first=True),
+        target_lengths=torch.tensor([len(e.targets) for e in examples]),
+        frame_labels=labels,
+    )
+
+
+def utterance_frames(utterances: Sequence[Utterance], cfg: FeatureConfig) -> list[int]:
+    """Frame count of each utterance, from the manifest's duration or the audio header."""
+    counts = []
+    for utt in utterances:
+        if utt.duration is not None:
+            samples = round(utt.duration * cfg.sample_rate)
+        else:
+            try:
+                info = sf.info(utt.audio)
+            except (sf.LibsndfileError, RuntimeError) as err:
+                raise AudioError(f"{utt.audio}: cannot read audio header ({err})") from None
+            samples = round(info.frames * cfg.sample_rate / info.samplerate)
+        counts.append(num_frames(samples, cfg))
+    return counts
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar length, bounded by padded frames per batch, deterministic per epoch.
+
+    Each epoch shuffles utterances with ``seed + epoch``, sorts them by length within
+    buckets of ``bucket_width`` frames (so batch composition varies between epochs), packs
+    batches while ``batch_size * longest <= max_frames`` and ``batch_size <= max_batch``,
+    and shuffles the order of the batches.
+    """
+
+    def __init__(self, lengths: Sequence[int], max_frames: int, max_batch: int = 64,
+                 shuffle: bool = True, seed: int = 0, bucket_width: int = 10) -> None:
+        self.lengths = list(lengths)
+        self.max_frames = max_frames
+        self.max_batch = max_batch
+        self.shuffle = shuffle
+        self.seed = seed
+        self.bucket_width = bucket_width
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def batches(self) -> list[list[int]]:
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = (torch.randperm(len(self.lengths), generator=generator).tolist()
+                 if self.shuffle else list(range(len(self.lengths))))
+        order.sort(key=lambda i: self.lengths[i] // self.bucket_width)
+        batches: list[list[int]] = []
+        current: list[int] = []
+        longest = 0
+        for i in order:
+            candidate = max(longest, self.lengths[i])
+            if current and (candidate * (len(current) + 1) > self.max_frames
+                            or len(current) >= self.max_batch):
+                batches.append(current)
+                current, candidate = [], self.lengths[i]
+            current.append(i)
+            longest = candidate
+        if current:
+            batches.append(current)
+        if self.shuffle:
+            perm = torch.randperm(len(batches), generator=generator).tolist()
+            batches = [batches[i] for i in perm]
+        return batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return iter(self.batches())
+
+    def __len__(self) -> int:
+        return len(self.batches())
+
+    def padding_waste(self) -> float:
+        """Fraction of padded frames over all frames in this epoch's batches."""
+        padded = real = 0
+        for batch in self.batches():
+            lengths = [self.lengths[i] for i in batch]
+            padded += max(lengths) * len(lengths)
+            real += sum(lengths)
+        return 1 - real / padded if padded else 0.0

@@ -1,0 +1,133 @@
+"""Manifests: one JSON object per line describing an utterance.
+
+Fields: ``id``, ``audio`` (path, relative to the manifest's folder or absolute), ``speaker``,
+``phones`` (list of phone symbols), optional ``segments`` ([start, end] seconds per phone,
+same length as ``phones``) and ``duration`` (seconds). Every corpus preparer writes this
+format to ``<out>/{train,dev,test}.jsonl``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from phonelstm.errors import PhonelstmError
+
+SPLITS = ("train", "dev", "test")
+
+
+class ManifestError(PhonelstmError):
+    """A manifest file is missing, empty or has a malformed line."""
+
+
+@dataclass
+class Utterance:
+    id: str
+    audio: str
+    speaker: str
+    phones: list[str]
+    segments: list[tuple[float, float]] | None = None
+    duration: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self, base: Path | None = None) -> str:
+        row = asdict(self)
+        extra = row.pop("extra")
+        if base is not None:
+            audio = Path(self.audio)
+            if audio.is_absolute() and audio.is_relative_to(base):
+                row["audio"] = str(audio.relative_to(base))
+        if self.segments is None:
+            row.pop("segments")
+        else:
+            row["segments"] = [[round(s, 5), round(e, 5)] for s, e in self.segments]
+        if self.duration is None:
+            row.pop("duration")
+        row.update(extra)
+        return json.dumps(row, ensure_ascii=False)
+
+
+_REQUIRED = ("id", "audio", "speaker", "phones")
+
+
+def _parse(line: str, path: Path, lineno: int) -> Utterance:
+    where = f"{path}:{lineno}"
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise ManifestError(f"{where}: not valid JSON ({err.msg})") from None
+    if not isinstance(row, dict):
+        raise ManifestError(f"{where}: expected a JSON object")
+    missing = [k for k in _REQUIRED if k not in row]
+    if missing:
+        raise ManifestError(f"{where}: missing field(s) {', '.join(missing)}")
+    phones = row.pop("phones")
+    if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+        raise ManifestError(f"{where}: 'phones' must be a list of strings")
+    segments = row.pop("segments", None)
+    if segments is not None:
+        if len(segments) != len(phones):
+            raise ManifestError(
+                f"{where}: {len(segments)} segments for {len(phones)} phones"
+            )
+        segments = [(float(s), float(e)) for s, e in segments]
+        if any(e < s for s, e in segments) or any(
+            b[0] < a[0] for a, b in zip(segments, segments[1:], strict=False)
+        ):
+            raise ManifestError(f"{where}: segments are not monotonic")
+    audio = Path(row.pop("audio"))
+    if not audio.is_absolute():
+        audio = path.parent / audio
+    return Utterance(
+        id=str(row.pop("id")),
+        audio=str(audio),
+        speaker=str(row.pop("speaker")),
+        phones=phones,
+        segments=segments,
+        duration=row.pop("duration", None),
+        extra=row,
+    )
+
+
+def read_manifest(path: str | Path) -> list[Utterance]:
+    """Read and validate a JSONL manifest; audio paths come back absolute."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"{path}: manifest not found")
+    utterances = list(iter_manifest(path))
+    if not utterances:
+        raise ManifestError(f"{path}: manifest is empty")
+    return utterances
+
+
+def iter_manifest(path: Path) -> Iterator[Utterance]:
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if line.strip():
+                yield _parse(line, path, lineno)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temp file and rename: never half-written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_manifest(path: str | Path, utterances: Iterable[Utterance]) -> None:
+    """Write a manifest atomically; audio paths inside its folder are stored relative."""
+    path = Path(path)
+    base = path.parent.resolve()
+    text = "".join(u.to_json(base) + "\n" for u in utterances)
+    atomic_write_text(path, text)

@@ -1,0 +1,105 @@
+"""CTC decoding: best path (greedy) and prefix beam search, with frame spans per phone.
+
+Timing rule for CTC outputs: a phone's start is the first frame of its run of
+non-blank labels (its "spike"), and it ends where the next phone starts (or at the last
+non-blank frame of the utterance); leading and trailing blank frames belong to no phone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class Hypothesis:
+    ids: list[int]  # label indices (blank removed)
+    frames: list[int]  # first output frame of each label's emission
+    score: float = 0.0  # log probability of the best path / the prefix
+
+
+def greedy_decode(log_probs: Tensor, lengths: Tensor, blank: int = 0) -> list[Hypothesis]:
+    """Best path: argmax per frame, collapse repeats, drop blanks. ``log_probs: (B, T, C)``."""
+    best, best_ids = log_probs.max(-1)  # (B, T)
+    hyps = []
+    for b in range(log_probs.shape[0]):
+        n = int(lengths[b])
+        path = best_ids[b, :n].tolist()
+        ids, frames, previous = [], [], blank
+        for t, label in enumerate(path):
+            if label != blank and label != previous:
+                ids.append(label)
+                frames.append(t)
+            previous = label
+        hyps.append(Hypothesis(ids, frames, float(best[b, :n].sum())))
+    return hyps
+
+
+def _logaddexp(a: float, b: float) -> float:
+    if a == -math.inf:
+        return b
+    if b == -math.inf:
+        return a
+    hi, lo = (a, b) if a > b else (b, a)
+    return hi + math.log1p(math.exp(lo - hi))
+
+
+def prefix_beam_search(log_probs: Tensor, beam: int = 16, blank: int = 0,
+                       prune: float = -12.0) -> Hypothesis:
+    """CTC prefix beam search over one utterance ``log_probs: (T, C)`` (no language model).
+
+    Keeps, for every prefix, the log probabilities of paths ending in blank and in its last
+    label; labels below ``prune`` log probability at a frame are skipped for speed (set it
+    to ``-inf`` for an exact search within the beam).
+    """
+    lp = log_probs.detach().float().cpu()
+    T, C = lp.shape
+    # prefix -> (log p ending in blank, log p ending in non-blank); frames of each label
+    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}
+    starts: dict[tuple[int, ...], list[int]] = {(): []}
+    for t in range(T):
+        frame = lp[t].tolist()
+        candidates = [c for c in range(C) if c != blank and frame[c] >= prune]
+        nxt: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
+        for prefix, (p_b, p_nb) in beams.items():
+            total = _logaddexp(p_b, p_nb)
+            entry = nxt[prefix]
+            entry[0] = _logaddexp(entry[0], total + frame[blank])
+            if prefix:
+                # repeat of the last label without a blank in between: same prefix
+                entry[1] = _logaddexp(entry[1], p_nb + frame[prefix[-1]])
+            for c in candidates:
+                extended = prefix + (c,)
+                # a repeated label needs a blank in between to start a new symbol
+                source = p_b if prefix and c == prefix[-1] else total
+                ext = nxt[extended]
+                ext[1] = _logaddexp(ext[1], source + frame[c])
+                if extended not in starts:
+                    starts[extended] = starts[prefix] + [t]
+        ranked = sorted(nxt.items(), key=lambda kv: _logaddexp(*kv[1]), reverse=True)[:beam]
+        beams = {prefix: (p[0], p[1]) for prefix, p in ranked}
+    prefix, (p_b, p_nb) = max(beams.items(), key=lambda kv: _logaddexp(*kv[1]))
+    return Hypothesis(list(prefix), starts[prefix], _logaddexp(p_b, p_nb))
+
+
+def beam_decode(log_probs: Tensor, lengths: Tensor, beam: int, blank: int = 0) -> list[Hypothesis]:
+    """Prefix beam search for each utterance of a batch ``(B, T, C)``."""
+    return [prefix_beam_search(log_probs[b, : int(lengths[b])], beam, blank)
+            for b in range(log_probs.shape[0])]
+
+
+def spans(frames: list[int], last_frame: int) -> list[tuple[int, int]]:
+    """Frame spans ``[start, end)`` of decoded labels from their first emission frames."""
+    ends = frames[1:] + [max(last_frame, frames[-1] + 1)] if frames else []
+    return list(zip(frames, ends, strict=True))
+
+
+def nonblank_last_frame(log_probs: Tensor, length: int, blank: int = 0) -> int:
+    """One past the last frame whose best label is not blank (0 when all are blank)."""
+    labels = log_probs[:length].argmax(-1)
+    idx = torch.nonzero(labels != blank)
+    return int(idx[-1]) + 1 if len(idx) else 0

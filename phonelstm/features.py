@@ -1,0 +1,172 @@
+"""Acoustic features, computed in batches on any device, and their normalisation.
+
+Frame rule (the same for features, frame labels and decoded times everywhere):
+with window ``W`` and hop ``H`` samples, an utterance of ``N >= W`` samples has
+``T = 1 + (N - W) // H`` frames; frame ``t`` covers samples ``[t*H, t*H + W)`` and is
+labelled with the phone at its centre sample ``t*H + W // 2``. Trailing samples that do
+not fill a window are dropped (Kaldi's ``snip_edges``).
+
+Pipelines (``FeatureConfig.kind``):
+- ``fbank``: ``n_mels`` log mel filterbank channels + log energy (fbank-123 of Graves,
+  Mohamed & Hinton 2013 with 40 mels and ``delta_order=2``);
+- ``mfcc``: cepstra c1..c``n_ceps`` of the log mel spectrum + log energy (MFCC-26 of Graves &
+  Schmidhuber 2005 with 12 cepstra and ``delta_order=1``);
+then deltas of order ``delta_order`` over ``±delta_window`` frames (HTK regression formula).
+"""
+
+from __future__ import annotations
+
+import torch
+import torchaudio.functional as AF
+from torch import Tensor, nn
+
+from phonelstm.config import FeatureConfig
+from phonelstm.errors import PhonelstmError
+
+_LOG_FLOOR = 1e-10
+
+
+class FeatureError(PhonelstmError):
+    """Audio too short for one frame, or an invalid feature configuration."""
+
+
+def frame_params(cfg: FeatureConfig) -> tuple[int, int]:
+    """Window and hop in samples."""
+    return round(cfg.sample_rate * cfg.win_ms / 1000), round(cfg.sample_rate * cfg.hop_ms / 1000)
+
+
+def num_frames(num_samples: int | Tensor, cfg: FeatureConfig) -> int | Tensor:
+    """Frame count of an utterance (0 when shorter than one window); see the module rule."""
+    win, hop = frame_params(cfg)
+    if isinstance(num_samples, Tensor):
+        return torch.where(num_samples >= win, 1 + (num_samples - win) // hop, 0)
+    return 1 + (num_samples - win) // hop if num_samples >= win else 0
+
+
+def frame_centre_seconds(frame: int, cfg: FeatureConfig) -> float:
+    win, hop = frame_params(cfg)
+    return (frame * hop + win // 2) / cfg.sample_rate
+
+
+def feature_dim(cfg: FeatureConfig) -> int:
+    statics = (cfg.n_mels if cfg.kind == "fbank" else cfg.n_ceps) + 1
+    return statics * (1 + cfg.delta_order)
+
+
+class FeatureExtractor(nn.Module):
+    """Waveforms ``(B, N)`` with lengths -> features ``(B, T, F)`` with frame lengths."""
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        super().__init__()
+        if cfg.kind not in ("fbank", "mfcc"):
+            raise FeatureError(f"features.kind must be 'fbank' or 'mfcc', got {cfg.kind!r}")
+        if cfg.kind == "mfcc" and not 0 < cfg.n_ceps < cfg.n_mels:
+            raise FeatureError(f"features.n_ceps must be in 1..{cfg.n_mels - 1}, got {cfg.n_ceps}")
+        self.cfg = cfg
+        self.win, self.hop = frame_params(cfg)
+        self.n_fft = 1 << (self.win - 1).bit_length()
+        mel = AF.melscale_fbanks(
+            self.n_fft // 2 + 1, 20.0, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate,
+            norm=None, mel_scale="htk",
+        )  # (n_fft/2+1, n_mels)
+        self.register_buffer("mel", mel, persistent=False)
+        self.register_buffer("window", torch.hamming_window(self.win, periodic=False),
+                             persistent=False)
+        if cfg.kind == "mfcc":
+            dct = AF.create_dct(cfg.n_ceps + 1, cfg.n_mels, norm="ortho")[:, 1:]
+            self.register_buffer("dct", dct, persistent=False)  # (n_mels, n_ceps)
+
+    @property
+    def dim(self) -> int:
+        return feature_dim(self.cfg)
+
+    def forward(self, wave: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
+        # wave: (B, N) float32, lengths: (B,) samples
+        if wave.shape[-1] < self.win:
+            raise FeatureError(
+                f"audio of {wave.shape[-1]} samples is shorter than one "
+                f"{self.cfg.win_ms:g} ms window ({self.win} samples)"
+            )
+        frames = wave.unfold(-1, self.win, self.hop)  # (B, T, W)
+        frames = frames - frames.mean(-1, keepdim=True)  # remove DC per frame
+        energy = frames.pow(2).sum(-1).clamp_min(_LOG_FLOOR).log()  # (B, T)
+        if self.cfg.preemphasis:
+            frames = torch.cat(
+                [frames[..., :1] * (1 - self.cfg.preemphasis),
+                 frames[..., 1:] - self.cfg.preemphasis * frames[..., :-1]], dim=-1,
+            )
+        spec = torch.fft.rfft(frames * self.window, n=self.n_fft).abs().pow(2)  # (B, T, K)
+        logmel = (spec @ self.mel).clamp_min(_LOG_FLOOR).log()  # (B, T, n_mels)
+        statics = logmel if self.cfg.kind == "fbank" else logmel @ self.dct
+        feats = torch.cat([statics, energy.unsqueeze(-1)], dim=-1)  # (B, T, S)
+        frame_lengths = num_frames(lengths, self.cfg)
+        feats = add_deltas(feats, frame_lengths, self.cfg.delta_order, self.cfg.delta_window)
+        return feats, frame_lengths  # (B, T, F), (B,)
+
+
+def add_deltas(feats: Tensor, lengths: Tensor, order: int, window: int) -> Tensor:
+    """Append ``order`` levels of HTK regression deltas, edges replicated per utterance.
+
+    ``d_t = sum_{k=1..K} k (c_{t+k} - c_{t-k}) / (2 sum k^2)``; padding frames never leak in
+    because each utterance's last valid frame is replicated past its end.
+    """
+    if order == 0:
+        return feats
+    T = feats.shape[1]
+    # Index of the frame each position reads after edge replication: clamp into [0, len-1].
+    idx = torch.arange(T, device=feats.device).unsqueeze(0)  # (1, T)
+    last = (lengths.to(feats.device) - 1).clamp_min(0).unsqueeze(1)  # (B, 1)
+    denom = 2 * sum(k * k for k in range(1, window + 1))
+    levels = [feats]
+    current = feats
+    for _ in range(order):
+        delta = torch.zeros_like(current)
+        for k in range(1, window + 1):
+            ahead = torch.minimum(idx + k, last).unsqueeze(-1).expand_as(current)
+            behind = (idx - k).clamp_min(0).unsqueeze(-1).expand_as(current)
+            delta += k * (current.gather(1, ahead) - current.gather(1, behind))
+        current = delta / denom
+        levels.append(current)
+    return torch.cat(levels, dim=-1)
+
+
+class Normalizer(nn.Module):
+    """Per-dimension mean/std, accumulated in one streaming pass over the training set."""
+
+    def __init__(self, dim: int) -> None:
+        super().__init__()
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("sum", torch.zeros(dim, dtype=torch.float64))
+        self.register_buffer("sum_sq", torch.zeros(dim, dtype=torch.float64))
+
+    def accumulate(self, feats: Tensor, lengths: Tensor) -> None:
+        # feats: (B, T, F); only the valid frames count
+        mask = torch.arange(feats.shape[1], device=feats.device) < lengths.unsqueeze(1)
+        valid = feats[mask].double()  # (frames, F)
+        self.count += valid.shape[0]
+        self.sum += valid.sum(0).to(self.sum.device)
+        self.sum_sq += valid.pow(2).sum(0).to(self.sum.device)
+
+    @property
+    def mean(self) -> Tensor:
+        return (self.sum / self.count).float()
+
+    @property
+    def std(self) -> Tensor:
+        var = self.sum_sq / self.count - (self.sum / self.count).pow(2)
+        return var.clamp_min(1e-8).sqrt().float()
+
+    def forward(self, feats: Tensor) -> Tensor:
+        if self.count == 0:
+            raise FeatureError("normalisation statistics are empty: accumulate training data first")
+        return (feats - self.mean) / self.std
+
+
+def normalize_utterances(feats: Tensor, lengths: Tensor) -> Tensor:
+    """Per-utterance mean/variance normalisation over each utterance's valid frames."""
+    mask = (torch.arange(feats.shape[1], device=feats.device) < lengths.unsqueeze(1)).unsqueeze(-1)
+    n = lengths.clamp_min(1).view(-1, 1, 1).to(feats.dtype)
+    mean = (feats * mask).sum(1, keepdim=True) / n
+    var = ((feats - mean).pow(2) * mask).sum(1, keepdim=True) / n
+    return (feats - mean) / var.clamp_min(1e-8).sqrt() * mask
+

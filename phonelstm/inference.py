@@ -1,0 +1,89 @@
+"""Running a trained model over batches: features, log posteriors, and scoring."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from phonelstm.config import FeatureConfig
+from phonelstm.data.dataset import Batch
+from phonelstm.decoding import Hypothesis, beam_decode, greedy_decode
+from phonelstm.features import FeatureExtractor, Normalizer, normalize_utterances
+from phonelstm.metrics import ErrorCounts, count_errors, frame_accuracy
+from phonelstm.phones import Vocabulary, fold
+
+
+def compute_features(wave: Tensor, wave_lengths: Tensor, extractor: FeatureExtractor,
+                     normalizer: Normalizer | None, cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
+    """Padded waveforms ``(B, N)`` -> normalised features ``(B, T, F)`` and frame counts."""
+    feats, lengths = extractor(wave, wave_lengths)
+    if cfg.normalize == "global" and normalizer is not None:
+        feats = normalizer(feats)
+    elif cfg.normalize == "utterance":
+        feats = normalize_utterances(feats, lengths)
+    return feats, lengths
+
+
+@dataclass
+class Scores:
+    """Accumulated results of one pass over a data set."""
+
+    errors: ErrorCounts = field(default_factory=ErrorCounts)
+    frames_correct: int = 0
+    frames_total: int = 0
+    loss_sum: float = 0.0
+    utterances: int = 0
+
+    @property
+    def frame_accuracy(self) -> float:
+        return 100.0 * self.frames_correct / max(self.frames_total, 1)
+
+
+@dataclass
+class Output:
+    batch: Batch
+    log_probs: Tensor  # (B, T', C)
+    lengths: Tensor  # (B,)
+
+
+@torch.no_grad()
+def forward_batches(model: nn.Module, batches: Iterable[Batch], extractor: FeatureExtractor,
+                    normalizer: Normalizer | None, cfg: FeatureConfig,
+                    device: torch.device) -> Iterator[Output]:
+    model.eval()
+    for batch in batches:
+        batch = batch.to(device)
+        feats, lengths = compute_features(batch.wave, batch.wave_lengths, extractor, normalizer,
+                                          cfg)
+        logits, out_lengths = model(feats, lengths)
+        yield Output(batch, logits.float().log_softmax(-1), out_lengths)
+
+
+def decode_outputs(log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[Hypothesis]:
+    """CTC decoding of ``(B, T, C)`` log posteriors: greedy for ``beam <= 1``, else beam."""
+    if beam <= 1:
+        return greedy_decode(log_probs, lengths)
+    return beam_decode(log_probs, lengths, beam)
+
+
+def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, list[str]],
+          score_phones: int = 39, beam: int = 1) -> Scores:
+    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models)."""
+    scores = Scores()
+    for out in outputs:
+        if vocab.has_blank:
+            for utt_id, hyp in zip(out.batch.ids, decode_outputs(out.log_probs, out.lengths, beam), strict=True):
+                ref = fold(references[utt_id], score_phones)
+                hyp_phones = fold(vocab.decode(hyp.ids), score_phones)
+                scores.errors += count_errors(ref, hyp_phones)
+        else:
+            predicted = out.log_probs.argmax(-1)
+            labels = out.batch.frame_labels[:, : predicted.shape[1]]
+            correct, total = frame_accuracy(predicted, labels)
+            scores.frames_correct += correct
+            scores.frames_total += total
+        scores.utterances += len(out.batch.ids)
+    return scores

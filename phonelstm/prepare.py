@@ -1,0 +1,83 @@
+"""``phonelstm-prepare``: turn a corpus into manifests ``<out>/{train,dev,test}.jsonl``.
+
+Examples::
+
+    phonelstm-prepare                         # the embedded synthetic corpus (data=synth)
+    phonelstm-prepare data=timit_sample       # a configured corpus
+    phonelstm-prepare corpus=timit root=/data/TIMIT out=data/timit
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig
+
+from phonelstm import cli
+from phonelstm.config import DataConfig, PrepareConfig, to_dataclass
+from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
+from phonelstm.errors import PhonelstmError
+
+log = logging.getLogger("phonelstm.prepare")
+
+
+class DataError(PhonelstmError):
+    """A corpus folder is missing, empty or not in a layout phonelstm reads."""
+
+
+def manifest_path(cfg: DataConfig, split: str) -> Path:
+    return Path(cfg.dir) / f"{split}.jsonl"
+
+
+def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
+    """Prepare ``cfg``'s corpus into ``cfg.dir`` unless its manifests are already there."""
+    out = Path(cfg.dir)
+    if cfg.corpus == "synth":
+        from phonelstm.data.synth import prepare_synth
+
+        prepare_synth(cfg.synth, out, force=force)
+    elif cfg.corpus == "manifest":
+        missing = [s for s in SPLITS if not manifest_path(cfg, s).is_file()]
+        if missing:
+            raise DataError(f"data.dir={out}: no {', '.join(m + '.jsonl' for m in missing)} "
+                            "(a manifest corpus needs train/dev/test manifests there)")
+    else:
+        raise DataError(f"data.corpus={cfg.corpus!r} is not a corpus phonelstm knows "
+                        "(synth, manifest)")
+    return out
+
+
+def load_split(cfg: DataConfig, split: str) -> list[Utterance]:
+    """Read one prepared split; a missing data folder is a clear error, not a traceback."""
+    path = manifest_path(cfg, split)
+    if not Path(cfg.dir).is_dir():
+        raise DataError(f"data.dir={cfg.dir}: folder not found (run phonelstm-prepare "
+                        f"data={cfg.name} first, or set data.dir)")
+    return read_manifest(path)
+
+
+@hydra.main(version_base="1.3", config_path=cli.CONF_DIR, config_name="prepare")
+def _hydra_main(cfg: DictConfig) -> None:
+    command = to_dataclass(PrepareConfig, cfg)
+
+    def task() -> None:
+        data = command.resolved()
+        out = prepare_corpus(data, force=command.force)
+        for split in SPLITS:
+            utts = read_manifest(manifest_path(data, split))
+            hours = sum(u.duration or 0.0 for u in utts) / 3600
+            speakers = len({u.speaker for u in utts})
+            print(f"{split}: {len(utts)} utterances, {speakers} speakers, {hours:.2f} h")
+        print(f"manifests in {out}")
+
+    cli.report_errors("phonelstm-prepare", task)
+
+
+def main() -> None:
+    cli.run("phonelstm-prepare", "prepare", _hydra_main)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+import pytest
+import torch
+
+from phonelstm.audio import load_audio
+from phonelstm.config import FeatureConfig
+from phonelstm.features import (
+    FeatureError,
+    FeatureExtractor,
+    Normalizer,
+    add_deltas,
+    feature_dim,
+    normalize_utterances,
+    num_frames,
+)
+
+from .conftest import TIMIT_SAMPLE
+
+FBANK123 = FeatureConfig(kind="fbank", n_mels=40, delta_order=2)
+MFCC26 = FeatureConfig(kind="mfcc", n_mels=26, n_ceps=12, delta_order=1)
+
+
+@pytest.mark.parametrize("cfg,dim", [(FBANK123, 123), (MFCC26, 26)])
+def test_shapes_follow_the_frame_rule_on_real_audio(cfg, dim):
+    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav")
+    feats, lengths = FeatureExtractor(cfg)(wave.unsqueeze(0), torch.tensor([len(wave)]))
+    expected = 1 + (len(wave) - 400) // 160  # 25 ms window, 10 ms hop at 16 kHz
+    assert feats.shape == (1, expected, dim) and feature_dim(cfg) == dim
+    assert int(lengths[0]) == expected == num_frames(len(wave), cfg)
+    assert torch.isfinite(feats).all()
+
+
+def test_frame_rule_edges():
+    assert num_frames(399, FBANK123) == 0
+    assert num_frames(400, FBANK123) == 1
+    assert num_frames(559, FBANK123) == 1
+    assert num_frames(560, FBANK123) == 2
+
+
+def test_deltas_match_a_hand_computation():
+    # c = t^2 over 6 frames, window 2, edges replicated
+    c = torch.tensor([0.0, 1, 4, 9, 16, 25]).view(1, 6, 1)
+    out = add_deltas(c, torch.tensor([6]), order=1, window=2)
+    padded = [0, 0, 0, 1, 4, 9, 16, 25, 25, 25]
+    hand = [(1 * (padded[t + 3] - padded[t + 1]) + 2 * (padded[t + 4] - padded[t])) / 10
+            for t in range(6)]
+    torch.testing.assert_close(out[0, :, 1], torch.tensor(hand))
+
+
+def test_batched_features_equal_single_utterance_features():
+    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa2.wav")
+    ex = FeatureExtractor(FBANK123)
+    short = wave[:16000]
+    alone, _ = ex(short.unsqueeze(0), torch.tensor([16000]))
+    batch = torch.stack([torch.nn.functional.pad(short, (0, len(wave) - 16000)), wave])
+    together, lengths = ex(batch, torch.tensor([16000, len(wave)]))
+    n = int(lengths[0])
+    torch.testing.assert_close(together[0, :n], alone[0], rtol=1e-4, atol=1e-4)
+
+
+def test_global_stats_equal_a_direct_computation():
+    feats = torch.randn(3, 10, 4) * 3 + 1
+    lengths = torch.tensor([10, 6, 3])
+    norm = Normalizer(4)
+    norm.accumulate(feats[:2], lengths[:2])
+    norm.accumulate(feats[2:], lengths[2:])
+    valid = torch.cat([feats[i, : lengths[i]] for i in range(3)])
+    torch.testing.assert_close(norm.mean, valid.mean(0))
+    torch.testing.assert_close(norm.std, valid.std(0, unbiased=False), rtol=1e-4, atol=1e-4)
+
+
+def test_utterance_normalisation_ignores_padding():
+    feats = torch.randn(2, 8, 3)
+    out = normalize_utterances(feats, torch.tensor([8, 5]))
+    torch.testing.assert_close(out[1, :5].mean(0), torch.zeros(3), atol=1e-5, rtol=0)
+    assert (out[1, 5:] == 0).all()
+
+
+def test_audio_shorter_than_a_window_is_a_clear_error():
+    with pytest.raises(FeatureError, match="shorter than one"):
+        FeatureExtractor(FBANK123)(torch.randn(1, 100), torch.tensor([100]))
