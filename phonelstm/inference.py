@@ -75,7 +75,8 @@ def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, li
     scores = Scores()
     for out in outputs:
         if vocab.has_blank:
-            for utt_id, hyp in zip(out.batch.ids, decode_outputs(out.log_probs, out.lengths, beam), strict=True):
+            hyps = decode_outputs(out.log_probs, out.lengths, beam)
+            for utt_id, hyp in zip(out.batch.ids, hyps, strict=True):
                 ref = fold(references[utt_id], score_phones)
                 hyp_phones = fold(vocab.decode(hyp.ids), score_phones)
                 scores.errors += count_errors(ref, hyp_phones)
