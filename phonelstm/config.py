@@ -55,6 +55,20 @@ class FsddConfig:
 
 
 @dataclass
+class AlignedConfig:
+    """Any aligned corpus (``corpus=manifest`` or ``textgrid``); see ``phonelstm.data.aligned``."""
+
+    split: str = "given"  # given (per-split files/folders or a split column) | speakers
+    train_speakers: list[str] = field(default_factory=list)
+    dev_speakers: list[str] = field(default_factory=list)
+    test_speakers: list[str] = field(default_factory=list)
+    phone_map: str = ""  # "": symbols are TIMIT-61 already | arpabet | path to a 2-column file
+    phone_map_dict: dict[str, str] = field(default_factory=dict)  # overrides phone_map entries
+    tier: str = "phones"  # TextGrid tier holding the phones
+    silence_labels: list[str] = field(default_factory=lambda: ["", "sil", "sp"])
+
+
+@dataclass
 class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
@@ -71,6 +85,7 @@ class DataConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
+    aligned: AlignedConfig = field(default_factory=AlignedConfig)
 
 
 @dataclass
