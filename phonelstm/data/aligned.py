@@ -225,7 +225,8 @@ def prepare_aligned(cfg: AlignedConfig, root: str | None, corpus: str) -> dict:
     found = (scan_textgrids(path, cfg, phone_map) if corpus == "textgrid"
              else scan_manifest(path, phone_map))
     if not found:
-        what = "TextGrid files" if corpus == "textgrid" else "utterances ({train,dev,test}.tsv/.jsonl)"
+        what = ("TextGrid files" if corpus == "textgrid"
+                else "utterances ({train,dev,test}.tsv/.jsonl)")
         raise DataError(f"data.root={root}: no {what} found")
     if cfg.split == "given":
         unsplit = [u.id for u, s in found if s not in SPLITS]

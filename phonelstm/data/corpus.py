@@ -60,6 +60,12 @@ def split_by_speakers(utts: Iterable[Utterance],
     return splits
 
 
+def abbreviate(names: Sequence[str], limit: int = 10) -> str:
+    """``a, b, c, ... (N more)``: a long list kept to one readable line."""
+    more = f", ... ({len(names) - limit} more)" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more
+
+
 def missing_speakers(splits: dict[str, list[Utterance]],
                      speakers: dict[str, Sequence[str]], key: str) -> None:
     """Warn about listed speakers with no utterances; an empty split is an error."""
@@ -68,10 +74,10 @@ def missing_speakers(splits: dict[str, list[Utterance]],
         missing = sorted(s for s in (w.lower() for w in wanted) if s not in found)
         if missing and len(missing) < len(wanted):
             log.warning("%s: %d of %d %s speakers not found: %s", key, len(missing), len(wanted),
-                        split, ", ".join(missing))
+                        split, abbreviate(missing))
         elif missing:
             raise DataError(f"{key}: none of the {len(wanted)} {split} speakers "
-                            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}) "
+                            f"({abbreviate(missing, 5)}) "
                             "has utterances in data.root")
 
 
@@ -82,19 +88,22 @@ def check_splits(splits: dict[str, list[Utterance]], where: str,
         if not splits.get(split):
             raise DataError(f"{where}: the {split} split has no utterances "
                             "(check data.root and the split settings)")
+    shared = set(allow_shared or ())
     seen: dict[str, str] = {}
     for split in SPLITS:
+        ids: set[str] = set()
         for utt in splits[split]:
-            if utt.id in seen:
+            first = seen.setdefault(utt.id, split)
+            if utt.id in ids or (first != split and {first, split} != shared):
                 raise DataError(f"{where}: duplicate utterance id {utt.id!r} "
-                                f"({seen[utt.id]} and {split})")
-            seen[utt.id] = split
+                                f"({first} and {split})")
+            ids.add(utt.id)
     owners: dict[str, set[str]] = {}
     for split in SPLITS:
         for utt in splits[split]:
             owners.setdefault(utt.speaker, set()).add(split)
     for speaker, found in sorted(owners.items()):
-        if len(found) > 1 and set(found) != set(allow_shared or ()):
+        if len(found) > 1 and found != shared:
             raise DataError(f"{where}: speaker {speaker!r} is in more than one split "
                             f"({', '.join(s for s in SPLITS if s in found)}); "
                             "train/dev/test must be speaker-disjoint")

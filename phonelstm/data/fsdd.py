@@ -73,7 +73,8 @@ def prepare_fsdd(cfg: FsddConfig, root: str | None) -> dict:
                               phones=list(phones), duration=info.frames / info.samplerate,
                               extra={"text": word, "digit": digit}))
     if not utts:
-        raise DataError(f"data.root={root}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav)")
+        raise DataError(f"data.root={root}: no FSDD recordings "
+                        "({digit}_{speaker}_{index}.wav)")
     lists = {"train": cfg.train_speakers, "dev": cfg.dev_speakers, "test": cfg.test_speakers}
     splits = split_by_speakers(utts, lists)
     missing_speakers(splits, lists, "data.fsdd")

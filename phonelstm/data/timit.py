@@ -57,10 +57,12 @@ class TimitError(DataError):
     """A TIMIT file is malformed: the message names the file (and line)."""
 
 
-def read_phn(path: Path, sample_rate: int, num_samples: int) -> tuple[list[str], list[tuple[float, float]]]:
+def read_phn(path: Path, sample_rate: int,
+             num_samples: int) -> tuple[list[str], list[tuple[float, float]]]:
     """Phones and [start, end] seconds from a ``.phn`` file, validated against TIMIT-61."""
     phones, segments = [], []
-    for lineno, line in enumerate(path.read_text(encoding="ascii", errors="replace").splitlines(), 1):
+    lines = path.read_text(encoding="ascii", errors="replace").splitlines()
+    for lineno, line in enumerate(lines, 1):
         if not line.strip():
             continue
         fields = line.split()
@@ -129,13 +131,13 @@ def _standard_split(found: list[tuple[Utterance, str | None]], cfg: TimitConfig,
     train_set = set(train_list)
     # Without TRAIN/TEST folders (NLTK layout), the shipped training list decides.
     subset = {u.speaker: s or ("train" if u.speaker in train_set else "test") for u, s in found}
-    speakers = {
-        "train": sorted(spk for spk, s in subset.items() if s == "train"),
-        "dev": dev_list,
-        "test": sorted(spk for spk, s in subset.items() if s == "test") if cfg.full_test
-        else test_list,
-    }
+    speakers = {"train": sorted(spk for spk, s in subset.items() if s == "train"),
+                "dev": dev_list, "test": [] if cfg.full_test else test_list}
     splits = split_by_speakers((u for u, _ in found), speakers)
+    if cfg.full_test:  # the complete test set holds the dev speakers too
+        splits["test"] = [u for u, _ in found if subset[u.speaker] == "test"]
+        log.warning("%s: timit.full_test: the 50 dev speakers are part of the complete "
+                    "test set; pick models on dev, report test only once", where)
     expected = {"train": len(train_list), "dev": len(dev_list),
                 "test": FULL_TEST_SIZE if cfg.full_test else len(test_list)}
     per_speaker = SENTENCES_PER_SPEAKER + (2 if cfg.include_sa else 0)
