@@ -172,6 +172,9 @@ def test_missing_and_overlapping_split_speakers(tmp_path: Path,
     with pytest.raises(DataError, match="none of the 1 test speakers"):
         prepare(tmp_path, "timit", TIMIT_SAMPLE,
                 timit=TimitConfig(**{**lists, "test_speakers": ["mzzz0"]}))
+    with pytest.raises(DataError, match=r"data.timit.test_speakers is empty"):
+        prepare(tmp_path, "timit", TIMIT_SAMPLE,
+                timit=TimitConfig(**{**lists, "test_speakers": []}))
     with pytest.raises(DataError, match="'falr0' is listed for both train and dev"):
         prepare(tmp_path, "timit", TIMIT_SAMPLE,
                 timit=TimitConfig(**{**lists, "train_speakers": ["fvmh0", "falr0"]}))

@@ -35,9 +35,8 @@ from phonelstm.data.corpus import (
     DataError,
     check_root,
     check_splits,
-    missing_speakers,
     resource_path,
-    split_by_speakers,
+    split_by_config,
 )
 from phonelstm.data.manifest import SPLITS, ManifestError, Utterance, read_manifest
 from phonelstm.phones import TIMIT61
@@ -235,12 +234,10 @@ def prepare_aligned(cfg: AlignedConfig, root: str | None, corpus: str) -> dict:
                             f"and {len(unsplit) - 1} more (use per-split files or folders, a "
                             "split column, or data.aligned.split=speakers)")
         splits = {s: [u for u, split in found if split == s] for s in SPLITS}
-    elif cfg.split == "speakers":
+        check_splits(splits, f"data.root={root}")
+        return splits
+    if cfg.split == "speakers":
         lists = {"train": cfg.train_speakers, "dev": cfg.dev_speakers, "test": cfg.test_speakers}
-        splits = split_by_speakers((u for u, _ in found), lists)
-        missing_speakers(splits, lists, "data.aligned")
-    else:
-        raise DataError(f"data.aligned.split={cfg.split!r}: expected 'given' or 'speakers'")
-    check_splits(splits, f"data.root={root}")
-    return splits
+        return split_by_config((u for u, _ in found), lists, "data.aligned", root)
+    raise DataError(f"data.aligned.split={cfg.split!r}: expected 'given' or 'speakers'")
 

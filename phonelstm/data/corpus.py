@@ -109,6 +109,19 @@ def check_splits(splits: dict[str, list[Utterance]], where: str,
                             "train/dev/test must be speaker-disjoint")
 
 
+def split_by_config(utts: Iterable[Utterance], speakers: dict[str, Sequence[str]], key: str,
+                    root: str | None) -> dict[str, list[Utterance]]:
+    """Split by the ``<key>.{train,dev,test}_speakers`` lists and validate the result."""
+    empty = [f"{key}.{split}_speakers" for split, spks in speakers.items() if not spks]
+    if empty:
+        raise DataError(f"a speaker split needs a speaker list for every split: "
+                        f"{', '.join(empty)} is empty")
+    splits = split_by_speakers(utts, speakers)
+    missing_speakers(splits, speakers, key)
+    check_splits(splits, f"data.root={root}")
+    return splits
+
+
 def manifests_exist(out: Path) -> bool:
     return all((out / f"{split}.jsonl").is_file() for split in SPLITS)
 

@@ -20,10 +20,8 @@ from phonelstm.config import FsddConfig
 from phonelstm.data.corpus import (
     DataError,
     check_root,
-    check_splits,
-    missing_speakers,
     read_list,
-    split_by_speakers,
+    split_by_config,
 )
 from phonelstm.data.manifest import Utterance
 from phonelstm.metrics import count_errors
@@ -76,7 +74,4 @@ def prepare_fsdd(cfg: FsddConfig, root: str | None) -> dict:
         raise DataError(f"data.root={root}: no FSDD recordings "
                         "({digit}_{speaker}_{index}.wav)")
     lists = {"train": cfg.train_speakers, "dev": cfg.dev_speakers, "test": cfg.test_speakers}
-    splits = split_by_speakers(utts, lists)
-    missing_speakers(splits, lists, "data.fsdd")
-    check_splits(splits, f"data.root={root}")
-    return splits
+    return split_by_config(utts, lists, "data.fsdd", root)

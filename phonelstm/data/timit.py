@@ -36,6 +36,7 @@ from phonelstm.data.corpus import (
     check_splits,
     missing_speakers,
     read_list,
+    split_by_config,
     split_by_speakers,
 )
 from phonelstm.data.manifest import SPLITS, Utterance
@@ -165,13 +166,7 @@ def prepare_timit(cfg: TimitConfig, root: str | None) -> dict[str, list[Utteranc
     elif cfg.split == "speakers":
         lists = {"train": cfg.train_speakers, "dev": cfg.dev_speakers,
                  "test": cfg.test_speakers}
-        empty = [f"data.timit.{s}_speakers" for s, spk in lists.items() if not spk]
-        if empty:
-            raise DataError(f"timit.split=speakers needs speaker lists: {', '.join(empty)} "
-                            "is empty")
-        splits = split_by_speakers((u for u, _ in found), lists)
-        missing_speakers(splits, lists, "data.timit")
-        check_splits(splits, f"data.root={root}")
+        splits = split_by_config((u for u, _ in found), lists, "data.timit", root)
     else:
         raise DataError(f"data.timit.split={cfg.split!r}: expected 'standard' or 'speakers'")
     return splits
