@@ -37,12 +37,16 @@ class TimitConfig:
 
     include_sa: bool = False
     # "standard": the 462/50/24-speaker train/dev/core-test split;
-    # "speakers": train/dev/test speaker lists below (for the sample or subsets).
+    # "speakers": train/dev/test speaker lists below (for the sample or subsets);
+    # "regions": train/dev/test dialect-region lists (dr1..dr8).
     split: str = "standard"
     full_test: bool = False  # test on all 168 test speakers instead of the 24 core ones
     train_speakers: list[str] = field(default_factory=list)
     dev_speakers: list[str] = field(default_factory=list)
     test_speakers: list[str] = field(default_factory=list)
+    train_regions: list[str] = field(default_factory=list)
+    dev_regions: list[str] = field(default_factory=list)
+    test_regions: list[str] = field(default_factory=list)
 
 
 @dataclass

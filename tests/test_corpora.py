@@ -123,6 +123,19 @@ def test_timit_standard_split_warns_about_missing_speakers(
     assert {u.speaker for u in full["test"]} == {"faks0", "mdab0"}
 
 
+def test_timit_split_by_dialect_region(tmp_path: Path) -> None:
+    cfg = TimitConfig(split="regions", train_regions=["dr1", "dr2"], dev_regions=["dr3"],
+                      test_regions=["DR4"])
+    nltk = prepare(tmp_path, "timit", TIMIT_SAMPLE, timit=cfg)
+    assert [len({u.speaker for u in nltk[s]}) for s in SPLITS] == [4, 2, 2]
+    assert {u.extra["region"] for u in nltk["test"]} == {"dr4"}
+    ldc = prepare(tmp_path, "timit", build_ldc_tree(tmp_path), timit=cfg)
+    assert [fields(ldc[s]) for s in SPLITS] == [fields(nltk[s]) for s in SPLITS]
+    with pytest.raises(DataError, match=r"no speakers found for data.timit.test_regions=\['dr8'\]"):
+        prepare(tmp_path, "timit", TIMIT_SAMPLE,
+                timit=TimitConfig(**{**cfg.__dict__, "test_regions": ["dr8"]}))
+
+
 def test_timit_standard_split_without_dev_speakers_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="none of the 50 dev speakers"):
         prepare(tmp_path, "timit", TIMIT_SAMPLE)

@@ -17,7 +17,9 @@ Splits (``timit.split``):
   the LDC's definition of the complete test set). The lists ship in ``phonelstm/resources``.
   Speakers and utterances found are compared with the expected counts and differences are
   logged as warnings; a split with no speaker at all is an error.
-- ``speakers``: ``timit.{train,dev,test}_speakers`` lists (for the sample or a subset).
+- ``speakers``: ``timit.{train,dev,test}_speakers`` lists (for the sample or a subset);
+- ``regions``: ``timit.{train,dev,test}_regions`` dialect-region lists (``dr1`` ... ``dr8``).
+Each utterance records its dialect region in the manifest field ``region``.
 """
 
 from __future__ import annotations
@@ -50,7 +52,8 @@ CORE_TEST_SPEAKERS = "timit_core_test_spk.txt"  # 24
 FULL_TEST_SIZE = 168
 SENTENCES_PER_SPEAKER = 8  # SX + SI; SA1/SA2 add 2
 
-_NLTK_FOLDER = re.compile(r"^dr\d+-([a-z]+\d)$")
+_NLTK_FOLDER = re.compile(r"^(dr\d+)-([a-z]+\d)$")
+_REGION = re.compile(r"^dr\d+$")
 _PHONES = frozenset(TIMIT61)
 
 
@@ -92,21 +95,21 @@ def _audio_for(phn: Path, siblings: dict[str, Path]) -> Path | None:
     return None
 
 
-def _speaker_and_set(folder: Path, root: Path) -> tuple[str, str | None]:
-    """Speaker id and ``train``/``test`` (None when the layout does not say)."""
-    name = folder.name.lower()
-    match = _NLTK_FOLDER.match(name)
-    speaker = match.group(1) if match else name
-    parts = {p.lower() for p in folder.relative_to(root).parts}
+def _speaker_region_set(folder: Path, root: Path) -> tuple[str, str | None, str | None]:
+    """Speaker id, dialect region and ``train``/``test`` (None where the layout does not say)."""
+    parts = [p.lower() for p in folder.relative_to(root).parts]
+    match = _NLTK_FOLDER.match(parts[-1])
+    speaker = match.group(2) if match else parts[-1]
+    region = match.group(1) if match else next((p for p in parts if _REGION.match(p)), None)
     subset = "train" if "train" in parts else "test" if "test" in parts else None
-    return speaker, subset
+    return speaker, region, subset
 
 
 def scan(root: Path, include_sa: bool = False) -> Iterator[tuple[Utterance, str | None]]:
     """Every utterance under ``root`` with its LDC subset (``train``/``test``/None)."""
     for folder in sorted({p.parent for p in root.rglob("*") if p.suffix.lower() == ".phn"}):
         siblings = {p.name.lower(): p for p in folder.iterdir() if p.is_file()}
-        speaker, subset = _speaker_and_set(folder, root)
+        speaker, region, subset = _speaker_region_set(folder, root)
         for phn in sorted(p for p in siblings.values() if p.suffix.lower() == ".phn"):
             sentence = phn.stem.lower()
             if sentence.startswith("sa") and not include_sa:
@@ -121,7 +124,8 @@ def scan(root: Path, include_sa: bool = False) -> Iterator[tuple[Utterance, str 
             phones, segments = read_phn(phn, info.samplerate, info.frames)
             yield Utterance(id=f"{speaker}_{sentence}", audio=str(audio), speaker=speaker,
                             phones=phones, segments=segments,
-                            duration=info.frames / info.samplerate), subset
+                            duration=info.frames / info.samplerate,
+                            extra={"region": region} if region else {}), subset
 
 
 def _standard_split(found: list[tuple[Utterance, str | None]], cfg: TimitConfig,
@@ -167,6 +171,19 @@ def prepare_timit(cfg: TimitConfig, root: str | None) -> dict[str, list[Utteranc
         lists = {"train": cfg.train_speakers, "dev": cfg.dev_speakers,
                  "test": cfg.test_speakers}
         splits = split_by_config((u for u, _ in found), lists, "data.timit", root)
+    elif cfg.split == "regions":
+        by_region: dict[str, set[str]] = {}
+        for utt, _ in found:
+            by_region.setdefault(utt.extra.get("region", ""), set()).add(utt.speaker)
+        regions = {"train": cfg.train_regions, "dev": cfg.dev_regions, "test": cfg.test_regions}
+        lists = {split: sorted(spk for r in wanted for spk in by_region.get(r.lower(), ()))
+                 for split, wanted in regions.items()}
+        empty = [f"data.timit.{s}_regions={regions[s]}" for s in SPLITS if not lists[s]]
+        if empty:
+            raise DataError(f"timit.split=regions: no speakers found for {', '.join(empty)} "
+                            f"(regions found: {', '.join(sorted(by_region))})")
+        splits = split_by_config((u for u, _ in found), lists, "data.timit", root)
     else:
-        raise DataError(f"data.timit.split={cfg.split!r}: expected 'standard' or 'speakers'")
+        raise DataError(f"data.timit.split={cfg.split!r}: expected 'standard', 'speakers' "
+                        "or 'regions'")
     return splits
