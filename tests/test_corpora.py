@@ -195,17 +195,12 @@ def test_missing_and_overlapping_split_speakers(tmp_path: Path,
 
 # --- FSDD --------------------------------------------------------------------------------
 
-def test_fsdd_subset(tmp_path: Path) -> None:
+def test_fsdd(tmp_path: Path) -> None:
     if not FSDD.is_dir():
         pytest.skip(f"{FSDD} not found")
-    root = tmp_path / "fsdd"
-    root.mkdir()
-    for speaker in ("george", "jackson", "lucas", "nicolas"):
-        for digit in (3, 8):
-            for index in (0, 1):
-                shutil.copy(FSDD / f"recordings/{digit}_{speaker}_{index}.wav", root)
-    splits = prepare(tmp_path, "fsdd", root, fsdd=FsddConfig())
-    assert [len(splits[s]) for s in SPLITS] == [8, 4, 4]
+    splits = prepare(tmp_path, "fsdd", FSDD, fsdd=FsddConfig())
+    assert [len(splits[s]) for s in SPLITS] == [1000, 500, 500]
+    assert {u.speaker for u in splits["dev"]} == {"lucas"}
     utt = next(u for u in splits["test"] if u.id == "nicolas_8_1")
     assert utt.phones == ["h#", "ey", "tcl", "t", "h#"] and utt.segments is None
     assert utt.extra == {"text": "eight", "digit": "8"} and 0.2 < utt.duration < 2
