@@ -37,12 +37,16 @@ class TimitConfig:
 
     include_sa: bool = False
     # "standard": the 462/50/24-speaker train/dev/core-test split;
-    # "speakers": train/dev/test speaker lists below (for the sample or subsets).
+    # "speakers": train/dev/test speaker lists below (for the sample or subsets);
+    # "regions": train/dev/test dialect-region lists (dr1..dr8).
     split: str = "standard"
     full_test: bool = False  # test on all 168 test speakers instead of the 24 core ones
     train_speakers: list[str] = field(default_factory=list)
     dev_speakers: list[str] = field(default_factory=list)
     test_speakers: list[str] = field(default_factory=list)
+    train_regions: list[str] = field(default_factory=list)
+    dev_regions: list[str] = field(default_factory=list)
+    test_regions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +56,20 @@ class FsddConfig:
     train_speakers: list[str] = field(default_factory=lambda: ["george", "jackson"])
     dev_speakers: list[str] = field(default_factory=lambda: ["lucas"])
     test_speakers: list[str] = field(default_factory=lambda: ["nicolas"])
+
+
+@dataclass
+class AlignedConfig:
+    """Any aligned corpus (``corpus=manifest`` or ``textgrid``); see ``phonelstm.data.aligned``."""
+
+    split: str = "given"  # given (per-split files/folders or a split column) | speakers
+    train_speakers: list[str] = field(default_factory=list)
+    dev_speakers: list[str] = field(default_factory=list)
+    test_speakers: list[str] = field(default_factory=list)
+    phone_map: str = ""  # "": symbols are TIMIT-61 already | arpabet | path to a 2-column file
+    phone_map_dict: dict[str, str] = field(default_factory=dict)  # overrides phone_map entries
+    tier: str = "phones"  # TextGrid tier holding the phones
+    silence_labels: list[str] = field(default_factory=lambda: ["", "sil", "sp"])
 
 
 @dataclass
@@ -71,6 +89,7 @@ class DataConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
+    aligned: AlignedConfig = field(default_factory=AlignedConfig)
 
 
 @dataclass
