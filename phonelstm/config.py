@@ -85,6 +85,7 @@ class DataConfig:
     test_manifest: str = "test"
     max_frames_per_batch: int = 8000
     max_batch_size: int = 64
+    bucket_width: int = 10  # frames; smaller buckets pad less, larger ones vary batches more
     num_workers: int = 0
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)

@@ -50,7 +50,8 @@ def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
     dataset = SpeechDataset(utts, vocab, cfg.features, with_frame_labels=framewise)
     sampler = BucketBatchSampler(utterance_frames(utts, cfg.features),
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
-                                 shuffle=shuffle, seed=cfg.trainer.seed)
+                                 shuffle=shuffle, seed=cfg.trainer.seed,
+                                 bucket_width=cfg.data.bucket_width)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
                         num_workers=cfg.data.num_workers, pin_memory=torch.cuda.is_available())
     return loader, sampler
