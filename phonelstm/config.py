@@ -27,6 +27,7 @@ class SynthConfig:
     train_voices: int = 0  # 0: every voice not used for dev/test
     sentences_per_train_voice: int = 100
     sentences_per_eval_voice: int = 40
+    eval_sentences: int = 120  # held out of training: half for dev, half for test voices
     noise_std: float = 3e-4  # dither so silence is never digital zero
     workers: int = 2
 
