@@ -31,7 +31,6 @@ from __future__ import annotations
 import librosa
 import numpy as np
 import scipy.fft
-import scipy.signal
 import torch
 import torchaudio.functional as AF
 from torch import Tensor, nn
@@ -155,7 +154,7 @@ def librosa_features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     if cfg.preemphasis:
         frames = np.concatenate([frames[:, :1] * (1 - cfg.preemphasis),
                                  frames[:, 1:] - cfg.preemphasis * frames[:, :-1]], axis=-1)
-    window = scipy.signal.get_window("hamming", win, fftbins=False).astype(np.float32)
+    window = np.hamming(win).astype(np.float32)  # symmetric, like the torch backend
     power = np.abs(np.fft.rfft(frames * window, n=n_fft)) ** 2  # (T, K)
     mel = librosa.feature.melspectrogram(
         S=power.T, sr=cfg.sample_rate, n_fft=n_fft, n_mels=cfg.n_mels, fmin=_FMIN,
