@@ -1,6 +1,6 @@
 """Feature extraction speed: seconds of audio per second of compute, per pipeline and backend.
 
-    python scripts/bench_features.py [AUDIO_DIR] [--batch 16] [--repeats 3]
+    python scripts/bench_features.py [AUDIO_DIR] [--batch 16] [--repeats 3] [--threads N]
 
 Reads every ``*.wav`` under AUDIO_DIR (default ``../shared/data/timit_sample``), then times
 the ``conf/features/{fbank123,mfcc26}.yaml`` pipelines with each backend on the CPU, batched
@@ -58,7 +58,10 @@ def main() -> None:
                         type=Path)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     files = sorted(args.audio_dir.rglob("*.wav"))
     if not files:

@@ -71,7 +71,8 @@ class SpeechDataset(Dataset):
             feats = self.cache.features(utt)
             n_frames = len(feats)
         else:
-            wave = load_audio(utt.audio, self.cfg.sample_rate)
+            window = frame_params(self.cfg)[0]
+            wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=window)
             n_frames = num_frames(len(wave), self.cfg)
         labels = None
         if self.with_frame_labels:
