@@ -3,6 +3,7 @@
 import os
 import shutil
 from dataclasses import replace
+from functools import partial
 
 import torch
 
@@ -85,8 +86,10 @@ def test_cached_dataset_yields_features_instead_of_waveforms(sample_corpus, tmp_
     assert torch.equal(cached.frame_labels, plain.frame_labels)
 
 
-def test_training_is_identical_with_and_without_the_cache(sample_corpus, tmp_path):
-    utts = read_manifest(sample_corpus / "train.jsonl")[:3]
+def test_training_is_identical_with_and_without_the_cache(sample_corpus, tmp_path, request):
+    # one thread: fast on a busy 2-core machine; the session's setting comes back afterwards
+    request.addfinalizer(partial(torch.set_num_threads, torch.get_num_threads()))
+    utts = sorted(read_manifest(sample_corpus / "train.jsonl"), key=lambda u: u.duration)[:3]
     data = tmp_path / "data"
     for split in ("train", "dev", "test"):
         write_manifest(data / f"{split}.jsonl", utts)
@@ -98,7 +101,7 @@ def test_training_is_identical_with_and_without_the_cache(sample_corpus, tmp_pat
             features=FeatureConfig(cache=cache),
             model=ModelConfig(hidden=16, layers=1, dropout=0.0),
             optim=OptimConfig(lr=3e-3),
-            trainer=TrainerConfig(max_epochs=2, patience=0, eval_test=False),
+            trainer=TrainerConfig(max_epochs=2, patience=0, eval_test=False, num_threads=1),
             out_dir=str(out),
         ))
         weights.append(load_checkpoint(out / "last.pt", torch.device("cpu")))
