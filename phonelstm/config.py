@@ -95,6 +95,16 @@ class DataConfig:
 
 
 @dataclass
+class SpecAugmentConfig:
+    """Training-time masks on normalised features (Park et al. 2019); 0 masks: off."""
+
+    time_masks: int = 0  # masks per utterance along time
+    time_width: int = 20  # widest time mask, frames
+    freq_masks: int = 0  # masks per utterance over mel/cepstral channels (same in every delta)
+    freq_width: int = 8  # widest channel mask
+
+
+@dataclass
 class FeatureConfig:
     """Acoustic features; see ``phonelstm.features`` for the frame-count rule."""
 
@@ -108,7 +118,9 @@ class FeatureConfig:
     delta_order: int = 2  # 0: statics only, 1: + deltas, 2: + delta-deltas
     delta_window: int = 2
     normalize: str = "global"  # global (training-set stats) | utterance | none
-    backend: str = "torchaudio"  # torchaudio | librosa
+    backend: str = "torchaudio"  # torchaudio (batched torch, any device) | librosa (per utt, CPU)
+    cache: bool = False  # keep un-normalised features under <data.dir>/.feature_cache/
+    specaugment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
 
 @dataclass

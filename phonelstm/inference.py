@@ -20,11 +20,30 @@ def compute_features(wave: Tensor, wave_lengths: Tensor, extractor: FeatureExtra
                      normalizer: Normalizer | None, cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
     """Padded waveforms ``(B, N)`` -> normalised features ``(B, T, F)`` and frame counts."""
     feats, lengths = extractor(wave, wave_lengths)
+    return _normalize(feats, lengths, normalizer, cfg), lengths
+
+
+def raw_batch_features(batch: Batch, extractor: FeatureExtractor) -> tuple[Tensor, Tensor]:
+    """Un-normalised features ``(B, T, F)`` and frame counts: cached ones, or extracted now."""
+    if batch.feats is not None:
+        return batch.feats, batch.feat_lengths
+    return extractor(batch.wave, batch.wave_lengths)
+
+
+def batch_features(batch: Batch, extractor: FeatureExtractor, normalizer: Normalizer | None,
+                   cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
+    """Normalised features ``(B, T, F)`` and frame counts of a batch."""
+    feats, lengths = raw_batch_features(batch, extractor)
+    return _normalize(feats, lengths, normalizer, cfg), lengths
+
+
+def _normalize(feats: Tensor, lengths: Tensor, normalizer: Normalizer | None,
+               cfg: FeatureConfig) -> Tensor:
     if cfg.normalize == "global" and normalizer is not None:
-        feats = normalizer(feats)
-    elif cfg.normalize == "utterance":
-        feats = normalize_utterances(feats, lengths)
-    return feats, lengths
+        return normalizer(feats)
+    if cfg.normalize == "utterance":
+        return normalize_utterances(feats, lengths)
+    return feats
 
 
 @dataclass
@@ -56,8 +75,7 @@ def forward_batches(model: nn.Module, batches: Iterable[Batch], extractor: Featu
     model.eval()
     for batch in batches:
         batch = batch.to(device)
-        feats, lengths = compute_features(batch.wave, batch.wave_lengths, extractor, normalizer,
-                                          cfg)
+        feats, lengths = batch_features(batch, extractor, normalizer, cfg)
         logits, out_lengths = model(feats, lengths)
         yield Output(batch, logits.float().log_softmax(-1), out_lengths)
 

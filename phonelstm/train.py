@@ -26,8 +26,9 @@ from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
 from phonelstm.data.manifest import Utterance
 from phonelstm.errors import PhonelstmError
-from phonelstm.features import FeatureExtractor, Normalizer
-from phonelstm.inference import Scores, compute_features, forward_batches, score
+from phonelstm.feature_cache import FeatureCache
+from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
+from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
 from phonelstm.losses import ctc_loss, frame_loss
 from phonelstm.model import build_model, describe
 from phonelstm.phones import TIMIT61, Vocabulary
@@ -47,7 +48,9 @@ def resolve_device(name: str) -> torch.device:
 def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
                 shuffle: bool) -> tuple[DataLoader, BucketBatchSampler]:
     framewise = cfg.trainer.task == "framewise"
-    dataset = SpeechDataset(utts, vocab, cfg.features, with_frame_labels=framewise)
+    cache = (FeatureCache(Path(cfg.data.dir) / ".feature_cache", utts, cfg.features)
+             if cfg.features.cache else None)
+    dataset = SpeechDataset(utts, vocab, cfg.features, with_frame_labels=framewise, cache=cache)
     sampler = BucketBatchSampler(utterance_frames(utts, cfg.features),
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
                                  shuffle=shuffle, seed=cfg.trainer.seed,
@@ -64,7 +67,7 @@ def fit_normalizer(loader: DataLoader, extractor: FeatureExtractor,
     normalizer = Normalizer(extractor.dim).to(device)
     for batch in tqdm(loader, desc="feature stats", leave=False, disable=None):
         batch = batch.to(device)
-        normalizer.accumulate(*extractor(batch.wave, batch.wave_lengths))
+        normalizer.accumulate(*raw_batch_features(batch, extractor))
     return normalizer
 
 
@@ -117,6 +120,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     # Features and model
     extractor = FeatureExtractor(cfg.features).to(device)
+    augment = SpecAugment(cfg.features)
     model = build_model(cfg.model, extractor.dim, len(vocab)).to(device)
     optimizer = build_optimizer(model, cfg)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -160,8 +164,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             if index < progress.batches_done:
                 continue  # resumed mid-epoch: these batches were already trained
             batch = batch.to(device)
-            feats, lengths = compute_features(batch.wave, batch.wave_lengths, extractor,
-                                              normalizer, cfg.features)
+            feats, lengths = batch_features(batch, extractor, normalizer, cfg.features)
+            feats = augment(feats, lengths)  # SpecAugment, when configured
             logits, out_lengths = model(feats, lengths)  # (B, T', C)
             if task == "ctc":
                 loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
