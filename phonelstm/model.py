@@ -130,8 +130,10 @@ class PeepholeLSTM(nn.Module):
 
     Per direction, with ``c`` the cell state and ``*`` the elementwise product::
 
-        i = sigmoid(W_i x + R_i h' + p_i * c' + b_i)     f = sigmoid(W_f x + R_f h' + p_f * c' + b_f)
-        c = f * c' + i * tanh(W_z x + R_z h' + b_z)     o = sigmoid(W_o x + R_o h' + p_o * c + b_o)
+        i = sigmoid(W_i x + R_i h' + p_i * c' + b_i)
+        f = sigmoid(W_f x + R_f h' + p_f * c' + b_f)
+        c = f * c' + i * tanh(W_z x + R_z h' + b_z)
+        o = sigmoid(W_o x + R_o h' + p_o * c + b_o)
         h = o * tanh(c)
 
     cuDNN has no peepholes, so this runs step by step (``_PeepholeScan``); the input

@@ -164,11 +164,11 @@ def one_thread():
 def test_framewise_blstm_overfits_a_few_utterances(sample_corpus, tmp_path, one_thread):
     data = tiny_corpus(sample_corpus, tmp_path / "data", n=3)
     cfg = TrainConfig(
-        data=DataConfig(name="tiny", corpus="manifest", dir=str(data)),
+        data=DataConfig(name="tiny", corpus="manifest", dir=str(data), max_batch_size=1),
         features=FeatureConfig(kind="mfcc", n_mels=26, n_ceps=12, delta_order=1),
         model=preset("fw_blstm", hidden=64, peephole=False),
         optim=OptimConfig(lr=1e-2, plateau_patience=100),
-        trainer=TrainerConfig(task="framewise", max_epochs=25, patience=0,
+        trainer=TrainerConfig(task="framewise", max_epochs=10, patience=0,
                               num_threads=one_thread),
         out_dir=str(tmp_path / "exp"),
     )
