@@ -7,10 +7,13 @@
 #   recipes/timit_framewise/run.sh data=timit data.root=/data/TIMIT    # full LDC TIMIT
 #
 # Every argument is a Hydra override for phonelstm-train (data.* ones also go to
-# phonelstm-prepare). MODELS picks the networks, PYTHON the interpreter.
+# phonelstm-prepare). MODELS picks the networks, PYTHON the interpreter (default: the
+# project's .venv made by `make venv`, else python).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PYTHON=${PYTHON:-python}
+default_python=python
+[[ -x .venv/bin/python ]] && default_python=.venv/bin/python
+PYTHON=${PYTHON:-$default_python}
 MODELS=${MODELS:-fw_mlp,fw_mlp_context,fw_rnn,fw_lstm_delay,fw_brnn,fw_blstm}
 
 data_args=()
