@@ -64,6 +64,7 @@ class _PeepholeScan(torch.autograd.Function):
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cuda", cast_inputs=torch.float32)  # fp32 under autocast
     def forward(ctx, gates_x: Tensor, recurrent: Tensor, peephole: Tensor) -> Tensor:
         # gates_x: (T, D, B, 4H) input projections, recurrent: (D, H, 4H), peephole: (D, 3, H)
         T, D, B, _ = gates_x.shape
@@ -91,6 +92,7 @@ class _PeepholeScan(torch.autograd.Function):
         return out
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cuda")
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         recurrent, peephole, h, c, i_f, z, o = ctx.saved_tensors
         T, D, B, H = h.shape
