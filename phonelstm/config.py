@@ -127,14 +127,17 @@ class FeatureConfig:
 class ModelConfig:
     """Acoustic model; see ``phonelstm.model``."""
 
-    arch: str = "rnn"  # rnn (stacked recurrent layers) | mlp
+    arch: str = "rnn"  # rnn (stacked recurrent layers) | mlp (feed-forward, per frame)
     cell: str = "lstm"  # lstm | gru | rnn_tanh
     bidirectional: bool = True
-    hidden: int = 192  # units per direction (cells per direction for the LSTM)
+    hidden: int = 192  # units per direction (cells per direction for the LSTM; MLP: per layer)
     layers: int = 3
     proj_size: int = 0  # LSTMP recurrent projection (LSTM only); 0: none
+    peephole: bool = False  # LSTM cells with peephole connections (custom cell, no cuDNN)
     dropout: float = 0.1  # between layers
     stack_frames: int = 1  # concatenate k frames, reducing the frame rate k times
+    target_delay: int = 0  # rnn: the output for frame t is emitted at step t + target_delay
+    context: int = 0  # mlp: classify each frame from a window of +-context frames
 
 
 @dataclass

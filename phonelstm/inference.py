@@ -12,7 +12,7 @@ from phonelstm.config import FeatureConfig
 from phonelstm.data.dataset import Batch
 from phonelstm.decoding import Hypothesis, beam_decode, greedy_decode
 from phonelstm.features import FeatureExtractor, Normalizer, normalize_utterances
-from phonelstm.metrics import ErrorCounts, count_errors, frame_accuracy
+from phonelstm.metrics import ConfusionMatrix, ErrorCounts, count_errors, frame_accuracy
 from phonelstm.phones import Vocabulary, fold
 
 
@@ -88,8 +88,10 @@ def decode_outputs(log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[Hy
 
 
 def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, list[str]],
-          score_phones: int = 39, beam: int = 1) -> Scores:
-    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models)."""
+          score_phones: int = 39, beam: int = 1,
+          confusion: ConfusionMatrix | None = None) -> Scores:
+    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models, whose
+    frames also go into ``confusion`` when given)."""
     scores = Scores()
     for out in outputs:
         if vocab.has_blank:
@@ -102,6 +104,8 @@ def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, li
             predicted = out.log_probs.argmax(-1)
             labels = out.batch.frame_labels[:, : predicted.shape[1]]
             correct, total = frame_accuracy(predicted, labels)
+            if confusion is not None:
+                confusion.update(labels, predicted)
             scores.frames_correct += correct
             scores.frames_total += total
         scores.utterances += len(out.batch.ids)

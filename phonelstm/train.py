@@ -30,6 +30,7 @@ from phonelstm.feature_cache import FeatureCache
 from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
 from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
 from phonelstm.losses import ctc_loss, frame_loss
+from phonelstm.metrics import ConfusionMatrix, frame_accuracy, write_frame_report
 from phonelstm.model import build_model, describe
 from phonelstm.phones import TIMIT61, Vocabulary
 from phonelstm.prepare import load_split, prepare_corpus
@@ -158,6 +159,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         sampler.set_epoch(progress.epoch)
         model.train()
         loss_sum, loss_count = torch.zeros((), device=device), 0
+        train_correct = train_frames = 0  # framewise: running accuracy over the epoch
         bar = tqdm(train_loader, desc=f"epoch {progress.epoch + 1}", leave=False, disable=None,
                    initial=progress.batches_done, total=len(sampler))
         for index, batch in enumerate(bar):
@@ -171,6 +173,9 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                 loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
             else:
                 loss = frame_loss(logits, batch.frame_labels)
+                correct, frames = frame_accuracy(logits.detach().argmax(-1),
+                                                 batch.frame_labels[:, :logits.shape[1]])
+                train_correct, train_frames = train_correct + correct, train_frames + frames
             optimizer.zero_grad(set_to_none=True)
             if torch.isfinite(loss):
                 loss.backward()
@@ -199,9 +204,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         scheduler.step(metric)
         writer.add_scalar("dev/error", metric, progress.step)
         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], progress.step)
-        log.info("epoch %d: train loss %.3f, dev %s, %.1f min", progress.epoch + 1,
-                 float(loss_sum) / max(loss_count, 1), describe_scores(dev, task),
-                 (time.monotonic() - start) / 60)
+        train_accuracy = ""
+        if train_frames:
+            writer.add_scalar("train/frame_accuracy", 100 * train_correct / train_frames,
+                              progress.step)
+            train_accuracy = f" (frame accuracy {100 * train_correct / train_frames:.2f}%)"
+        log.info("epoch %d: train loss %.3f%s, dev %s, %.1f min", progress.epoch + 1,
+                 float(loss_sum) / max(loss_count, 1), train_accuracy,
+                 describe_scores(dev, task), (time.monotonic() - start) / 60)
         improved = metric < progress.best_metric
         if improved:
             progress.best_metric, progress.best_epoch, progress.bad_epochs = (
@@ -229,9 +239,15 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         test_utts = load_split(cfg.data, cfg.data.test_manifest)
         test_loader, _ = make_loader(test_utts, vocab, cfg, shuffle=False)
         references.update({u.id: u.phones for u in test_utts})
+        confusion = ConfusionMatrix(vocab.symbols) if task == "framewise" else None
         test = score(forward_batches(model, test_loader, extractor, normalizer, cfg.features,
-                                     device), vocab, references, cfg.trainer.score_phones)
+                                     device), vocab, references, cfg.trainer.score_phones,
+                     confusion=confusion)
         log.info("test: %s", describe_scores(test, task))
+        if confusion is not None:
+            report = write_frame_report(confusion, out_dir, "test")
+            log.info("test frame accuracy on 39 folded classes: %.2f%% (report and confusion "
+                     "matrices: %s/test_*)", report["accuracy_39"], out_dir)
         results["test"] = dev_metric(test, task)
         if task == "ctc":
             print(f"test PER: {test.errors.rate:.2f}%")
