@@ -707,7 +707,7 @@ def prepare_synth(cfg: SynthConfig, out_dir: str | Path, force: bool = False) ->
         total = sum(len(job.sentences) for job in ordered)
         with (
             context.Pool(min(cfg.workers, len(ordered)), maxtasksperchild=1) as pool,
-            tqdm(total=total, desc="synth", unit="utt") as progress,
+            tqdm(total=total, desc="synth", unit="utt", disable=None) as progress,
         ):
             for utterances in pool.imap_unordered(_synth_speaker, ordered):
                 done[utterances[0].speaker] = utterances
