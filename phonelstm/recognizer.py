@@ -119,9 +119,10 @@ class Recognizer:
 
     def _seconds(self, begin: int, end: int, duration: float) -> tuple[float, float]:
         """Frame run ``[begin, end)`` -> (start, end) seconds; see the module docstring."""
-        half = self.frame_seconds / 2
-        return (round(min(max(self.frame_centre(begin) - half, 0.0), duration), 3),
-                round(min(max(self.frame_centre(end - 1) + half, 0.0), duration), 3))
+        def boundary(frame: int) -> float:  # midway between frames frame - 1 and frame
+            time = self.frame_centre(frame) - self.frame_seconds / 2
+            return min(round(max(time, 0.0), 3), duration)
+        return boundary(begin), boundary(end)
 
     def phones_from(self, log_probs: Tensor, duration: float) -> list[Phone]:
         """Timed phones from one recording's log posteriors ``(T', C)``."""

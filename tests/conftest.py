@@ -78,7 +78,7 @@ def trained_checkpoints(sample_corpus: Path, tmp_path_factory: pytest.TempPathFa
     few = out / "few"
     for split in ("train", "dev", "test"):
         write_manifest(few / f"{split}.jsonl", read_manifest(sample_corpus / "train.jsonl")[:4])
-    runs = {"framewise": (sample_corpus, 3, 1, 8), "ctc": (few, 40, 2, 1)}
+    runs = {"framewise": (sample_corpus, 3, 1, 8), "ctc": (few, 25, 2, 1)}
     for task, (data, epochs, stack, batch) in runs.items():
         train(TrainConfig(
             data=DataConfig(name=task, corpus="manifest", dir=str(data), max_batch_size=batch),
