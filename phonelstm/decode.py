@@ -194,12 +194,16 @@ def decode(cfg: DecodeConfig) -> None:
         print(f"decoded {len(results)} recording(s), {audio:.1f} s of audio in {elapsed:.1f} s "
               f"({'forced alignment' if align else recognizer.task}); wrote "
               f"{', '.join(formats)} to {out}")
-    if failed:
-        for audio, reason in failed.items():
-            print(f"skipped {audio}: {reason}", file=sys.stderr)
-        if not cfg.continue_on_error:
-            raise DecodeError(f"{len(failed)} of {len(utts)} recording(s) could not be decoded "
-                              "(listed above); set continue_on_error=true to accept that")
+    report_failures(failed, len(utts), cfg.continue_on_error)
+
+
+def report_failures(failed: dict[str, str], total: int, continue_on_error: bool) -> None:
+    """List skipped recordings on stderr; fail unless ``continue_on_error``."""
+    for audio, reason in failed.items():
+        print(f"skipped {audio}: {reason}", file=sys.stderr)
+    if failed and not continue_on_error:
+        raise DecodeError(f"{len(failed)} of {total} recording(s) could not be decoded "
+                          "(listed above); set continue_on_error=true to accept that")
 
 
 @hydra.main(version_base="1.3", config_path=cli.CONF_DIR, config_name="decode")

@@ -10,7 +10,6 @@ folder ``out`` gets ``summary.json`` (everything), ``summary.txt`` (printed too)
 from __future__ import annotations
 
 import json
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from phonelstm import cli
 from phonelstm.config import EvaluateConfig, to_dataclass
 from phonelstm.data.dataset import frame_labels
 from phonelstm.data.manifest import Utterance, atomic_write_text, read_manifest
-from phonelstm.decode import decode_utterances, read_transcripts
+from phonelstm.decode import decode_utterances, read_transcripts, report_failures
 from phonelstm.errors import PhonelstmError
 from phonelstm.metrics import EPS, ErrorCounts, align
 from phonelstm.phones import fold
@@ -216,12 +215,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     print(text, end="")
     print(f"report written to {out}/ (summary.json, summary.txt, confusion.png"
           f"{', utterances/*.png' if wanted and results else ''})")
-    if failed:
-        for audio, reason in failed.items():
-            print(f"skipped {audio}: {reason}", file=sys.stderr)
-        if not cfg.continue_on_error:
-            raise EvaluateError(f"{len(failed)} recording(s) could not be decoded (listed above); "
-                                "set continue_on_error=true to accept that")
+    report_failures(failed, len(refs) + len(failed), cfg.continue_on_error)
     return summary
 
 
