@@ -208,7 +208,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         wave = recognizer.load(utt.audio)
         plot_utterance(wave.numpy(), recognizer.sample_rate, ref_segments,
                        [(p.phone, p.start, p.end) for p in r.phones],
-                       out / "utterances" / f"{r.id}.png", f"{r.id}: {' '.join(hyps[r.id])}")
+                       out / "utterances" / f"{r.id}.png", r.id)
     text = summary_text(report, cfg.top_confusions, title, frame_accuracy)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=1) + "\n")
     atomic_write_text(out / "summary.txt", text)
@@ -219,13 +219,17 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     return summary
 
 
-@hydra.main(version_base="1.3", config_path=cli.CONF_DIR, config_name="evaluate")
+# a folder of its own: in conf/, ``data=<manifest>`` would name the training config group
+CONF_DIR = str(Path(cli.CONF_DIR) / "evaluate")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="evaluate")
 def _hydra_main(cfg: DictConfig) -> None:
     cli.report_errors("phonelstm-evaluate", lambda: evaluate(to_dataclass(EvaluateConfig, cfg)))
 
 
 def main() -> None:
-    cli.run("phonelstm-evaluate", "evaluate", _hydra_main)
+    cli.run("phonelstm-evaluate", "evaluate", _hydra_main, CONF_DIR)
 
 
 if __name__ == "__main__":

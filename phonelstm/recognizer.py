@@ -3,7 +3,7 @@
 Times. Output frame ``j`` of a model stands for the feature frames it stacks; a run of
 output frames ``[s, e)`` is turned into seconds at the midpoints between frame centres:
 ``start = centre(s) - step / 2``, ``end = centre(e - 1) + step / 2`` (``step`` = seconds per
-output frame), clipped to the audio. The runs come from
+output frame; frame 0 starts at 0), clipped to the audio. The runs come from
 - CTC models: each phone's first emission frame (its spike) up to the next phone's spike
   (``decoding.spans``); leading and trailing blank frames belong to no phone;
 - framewise models: runs of the same per-frame argmax;
@@ -120,7 +120,7 @@ class Recognizer:
     def _seconds(self, begin: int, end: int, duration: float) -> tuple[float, float]:
         """Frame run ``[begin, end)`` -> (start, end) seconds; see the module docstring."""
         def boundary(frame: int) -> float:  # midway between frames frame - 1 and frame
-            time = self.frame_centre(frame) - self.frame_seconds / 2
+            time = self.frame_centre(frame) - self.frame_seconds / 2 if frame else 0.0
             return min(round(max(time, 0.0), 3), duration)
         return boundary(begin), boundary(end)
 
