@@ -15,7 +15,7 @@ from phonelstm.data.manifest import read_manifest
 from phonelstm.decode import DecodeError, decode
 from phonelstm.recognizer import Recognizer
 from phonelstm.writers import OutputError
-from tests.conftest import TIMIT_SAMPLE, run_cli
+from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli
 
 SPEAKER = TIMIT_SAMPLE / "dr1-fvmh0"
 
@@ -149,3 +149,10 @@ def test_bad_checkpoints_name_the_problem(tmp_path, trained_checkpoints):
                      cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("phonelstm-decode: error: ")
+
+
+def test_other_sample_rates_are_resampled(trained_checkpoints):
+    audio = FSDD / "recordings" / "0_george_0.wav"  # 8 kHz
+    phones = Recognizer.from_checkpoint(trained_checkpoints["framewise"]).transcribe(audio)
+    duration = sf.info(audio).duration
+    assert phones and phones[-1].end <= duration and phones[-1].end > duration - 0.05
