@@ -202,10 +202,41 @@ class PrepareConfig:
 
 @dataclass
 class DecodeConfig:
+    """``phonelstm-decode``; see ``phonelstm.decode`` and ``phonelstm.writers``."""
+
     checkpoint: str = MISSING
-    input: str = MISSING
-    out: str | None = None
+    input: str = MISSING  # audio file | folder | manifest.jsonl | glob
+    out: str | None = None  # output folder; none: print phones and times
+    format: Any = "txt"  # txt | json | ctm | textgrid | posteriors, or a list of them
     device: str = "auto"
+    beam: int = 1  # CTC prefix beam width; 1: greedy
+    align: bool = False  # force-align the manifest phones / .phn transcripts instead
+    transcript: str | None = None  # "<id> <phone> ..." lines to force-align (implies align)
+    batch_seconds: float = 600.0  # padded audio per batch
+    chunk_seconds: float = 30.0  # longer recordings run in windows of this length
+    context_seconds: float = 2.0  # audio each side of a window whose outputs are dropped
+    overwrite: bool = False
+    continue_on_error: bool = False  # exit 0 even when some audio files could not be decoded
+
+
+@dataclass
+class EvaluateConfig:
+    """``phonelstm-evaluate``; see ``phonelstm.evaluate``."""
+
+    checkpoint: str | None = None  # with data=: decode the manifest's audio
+    data: str | None = None  # manifest.jsonl with reference phones (and segments)
+    hyp: str | None = None  # or score "<id> <phone> ..." hypothesis lines ...
+    ref: str | None = None  # ... against reference lines
+    out: str = "eval_report"
+    score_phones: int = 39  # 39 | 48 | 61: fold both sides before scoring
+    device: str = "auto"
+    beam: int = 1
+    batch_seconds: float = 600.0
+    top_confusions: int = 20
+    plot_utterances: int = 3  # pictures of the first N utterances (checkpoint mode)
+    plot_ids: list[str] = field(default_factory=list)  # or of these utterance ids
+    overwrite: bool = False
+    continue_on_error: bool = False
 
 
 def register_schemas() -> None:
@@ -214,6 +245,7 @@ def register_schemas() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="decode_schema", node=DecodeConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)
 
 
 def to_dataclass(cls: type, cfg: DictConfig | dict) -> Any:
