@@ -54,8 +54,11 @@ def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
     sampler = BucketBatchSampler(utterance_frames(utts, cfg.features),
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
                                  shuffle=shuffle, seed=cfg.trainer.seed)
+    # a private generator: creating an iterator must not draw from the global RNG, whose
+    # state the checkpoint restores for exact resume (dropout, weight noise)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                        num_workers=cfg.data.num_workers, pin_memory=torch.cuda.is_available())
+                        num_workers=cfg.data.num_workers, pin_memory=torch.cuda.is_available(),
+                        generator=torch.Generator().manual_seed(cfg.trainer.seed))
     return loader, sampler
 
 
@@ -150,6 +153,9 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     device = resolve_device(cfg.trainer.device)
+    if cfg.trainer.amp == "fp16" and device.type != "cuda":
+        # oneDNN has no fp16 LSTM kernel
+        raise PhonelstmError("trainer.amp=fp16 needs a CUDA device; use trainer.amp=bf16 on CPU")
     torch.manual_seed(cfg.trainer.seed)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
