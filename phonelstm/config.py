@@ -63,6 +63,7 @@ class DataConfig:
     root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
+    extra_train: list[str] = field(default_factory=list)  # more training manifest files
     dev_manifest: str = "dev"
     test_manifest: str = "test"
     max_frames_per_batch: int = 8000

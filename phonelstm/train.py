@@ -26,7 +26,7 @@ from phonelstm import cli
 from phonelstm.checkpoint import CheckpointError, load_checkpoint, make_payload, save_checkpoint
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
-from phonelstm.data.manifest import Utterance, atomic_write_text
+from phonelstm.data.manifest import Utterance, atomic_write_text, read_manifest
 from phonelstm.errors import PhonelstmError
 from phonelstm.features import FeatureExtractor, Normalizer
 from phonelstm.inference import Scores, compute_features, forward_batches, score
@@ -164,6 +164,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     # Data
     prepare_corpus(cfg.data)
     train_utts = [u for name in cfg.data.train_manifests for u in load_split(cfg.data, name)]
+    train_utts += [u for path in cfg.data.extra_train for u in read_manifest(path)]
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
     vocab = Vocabulary.for_ctc(TIMIT61) if task == "ctc" else Vocabulary.for_frames(TIMIT61)
     train_loader, sampler = make_loader(train_utts, vocab, cfg, shuffle=True)

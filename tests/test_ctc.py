@@ -105,10 +105,15 @@ def test_non_finite_losses_are_skipped_and_counted(sample_corpus, tmp_path, monk
     assert json.loads((tmp_path / "exp" / "results.json").read_text())["skipped_batches"] == 1
 
 
-def test_bf16_mixed_precision_trains_on_cpu(sample_corpus, tmp_path):
+def test_bf16_mixed_precision_trains_on_cpu_with_extra_training_manifests(sample_corpus,
+                                                                        tmp_path):
     cfg = tiny_config(sample_corpus, tmp_path, n=2, amp="bf16", device="cpu")
+    extra = tmp_path / "extra.jsonl"
+    write_manifest(extra, read_manifest(sample_corpus / "dev.jsonl")[:1])
+    cfg.data.extra_train = [str(extra)]
     results = train(cfg)
     ckpt = load_checkpoint(tmp_path / "exp" / "last.pt")
+    assert ckpt["progress"]["step"] == 3  # 2 from data.dir's train split + 1 extra
     assert ckpt["progress"]["skipped_batches"] == 0 and math.isfinite(results["dev"])
     assert all(p.dtype == torch.float32 for p in ckpt["model"].values())
 
