@@ -28,6 +28,7 @@ from phonelstm.data.manifest import atomic_write_text
 
 COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours", "device",
            "dev greedy", "dev beam", "test greedy", "test beam", "paper test")
+DIGIT_COLUMNS = ("test digits greedy", "test digits beam")
 
 
 def model_key(row: dict) -> tuple:
@@ -48,6 +49,15 @@ def paper_per_by_model() -> dict[tuple, str]:
     return table
 
 
+def digit_accuracy(folder: Path) -> tuple[str, str]:
+    """Test digit accuracy (greedy, beam) from ``scripts/score_digits.py`` outputs, if any."""
+    found = {"greedy": "-", "beam": "-"}
+    for path in folder.glob("digits_test_beam*.json"):
+        r = json.loads(path.read_text())
+        found["greedy" if r["beam"] <= 1 else "beam"] = f"{r['digit_accuracy']:.1f}%"
+    return found["greedy"], found["beam"]
+
+
 def table(folders: list[Path]) -> str:
     paper = paper_per_by_model()
     rows = []
@@ -58,8 +68,11 @@ def table(folders: list[Path]) -> str:
                      r["optim"], noise, str(r["epochs"]), f"{r['hours']:.2f}", r["device"],
                      *(percent(r, key) for key in ("dev_greedy", "dev_beam", "test_greedy",
                                                     "test_beam")),
-                     paper.get(model_key(r), "-")))
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+                     paper.get(model_key(r), "-"), *digit_accuracy(path.parent)))
+    columns = COLUMNS + DIGIT_COLUMNS
+    if all(row[-2:] == ("-", "-") for row in rows):  # no digit scoring: drop those columns
+        columns, rows = COLUMNS, [row[:-2] for row in rows]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
 

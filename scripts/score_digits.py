@@ -5,7 +5,8 @@
 Each hypothesis becomes the digit whose lexicon pronunciation is nearest in edit distance
 (``phonelstm.data.fsdd.digit_from_phones``); the reference digit is read the same way from
 the reference phones, which are the lexicon entry. Prints both figures and writes them to
-``digits_<split>.json`` beside the checkpoint.
+``digits_<split>_beam<N>.json`` beside the checkpoint (``scripts/collect_results.py`` shows
+them).
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def main() -> None:
     accuracy = 100.0 * correct / len(utts)
     print(f"{args.split}: {errors.summary()}, digit accuracy {accuracy:.2f}% "
           f"({correct}/{len(utts)})")
-    atomic_write_text(args.checkpoint.parent / f"digits_{args.split}.json", json.dumps({
+    out = args.checkpoint.parent / f"digits_{args.split}_beam{args.beam}.json"
+    atomic_write_text(out, json.dumps({
         "split": args.split, "beam": args.beam, "per": round(errors.rate, 2),
         "digit_accuracy": round(accuracy, 2), "utterances": len(utts)}, indent=2) + "\n")
 
