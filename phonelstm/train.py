@@ -306,7 +306,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             results[key] = dev_metric(scores, task)
             log.info("%s (%s): %s", split, "greedy" if beam == 1 else f"beam {beam}",
                      describe_scores(scores, task))
-    write_results(out_dir / "results.json", cfg, model, progress, results, device)
+    epochs = progress.epoch + progress.batches_done / max(len(sampler), 1)
+    write_results(out_dir / "results.json", cfg, model, progress, epochs, results, device)
     if "test" in splits:
         if task == "ctc":
             print(f"test PER: {results['test_greedy']:.2f}%")
@@ -318,11 +319,12 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
 
 def write_results(path: Path, cfg: TrainConfig, model: torch.nn.Module, progress: Progress,
-                  metrics: dict[str, float], device: torch.device) -> None:
+                  epochs: float, metrics: dict[str, float], device: torch.device) -> None:
     """``results.json`` beside the checkpoints: what ``scripts/collect_results.py`` tabulates.
 
     CTC metrics are PER in percent (``dev_greedy``, ``dev_beam``, ``test_greedy``,
     ``test_beam``); framewise ones are frame error in percent (``dev``, ``test``).
+    ``epochs`` counts a partly trained last epoch (``trainer.max_minutes``) as a fraction.
     """
     m = cfg.model
     row = {
@@ -331,7 +333,7 @@ def write_results(path: Path, cfg: TrainConfig, model: torch.nn.Module, progress
         "proj_size": m.proj_size, "bidirectional": m.bidirectional,
         "weights": count_parameters(model), "optim": cfg.optim.name,
         "weight_noise": cfg.trainer.weight_noise, "beam": cfg.trainer.beam,
-        "score_phones": cfg.trainer.score_phones, "epochs": progress.epoch,
+        "score_phones": cfg.trainer.score_phones, "epochs": round(epochs, 2),
         "best_epoch": progress.best_epoch + 1, "steps": progress.step,
         "skipped_batches": progress.skipped_batches,
         "hours": round(progress.train_seconds / 3600, 4), "device": device_name(device),

@@ -65,7 +65,7 @@ def table(folders: list[Path]) -> str:
         r = json.loads(path.read_text())
         noise = f"{r['weight_noise']:g}" if r.get("weight_noise") else "-"
         rows.append((str(path.parent), r["model"].split(":")[0], f"{r['weights'] / 1e6:.2f}M",
-                     r["optim"], noise, str(r["epochs"]), f"{r['hours']:.2f}", r["device"],
+                     r["optim"], noise, f"{r['epochs']:g}", f"{r['hours']:.2f}", r["device"],
                      *(percent(r, key) for key in ("dev_greedy", "dev_beam", "test_greedy",
                                                     "test_beam")),
                      paper.get(model_key(r), "-"), *digit_accuracy(path.parent)))
