@@ -187,7 +187,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
-        scaler.load_state_dict(ckpt["scaler"])
+        if ckpt.get("scaler"):  # empty unless trainer.amp=fp16
+            scaler.load_state_dict(ckpt["scaler"])
         normalizer.load_state_dict(ckpt["normalizer"])
         progress = Progress(**ckpt["progress"])
         set_rng_state(ckpt["rng"])
