@@ -1,6 +1,8 @@
 """The one place that reads audio: wav/flac/ogg and NIST SPHERE through soundfile.
 
-Everything comes out as mono float32 in [-1, 1] at the requested sample rate.
+Everything comes out as mono float32 in [-1, 1] at the requested sample rate: channels are
+averaged, and other rates are converted with ``torchaudio.functional.resample`` (windowed
+sinc interpolation, the same code on CPU and GPU, no extra dependency).
 """
 
 from __future__ import annotations
@@ -14,27 +16,55 @@ import torchaudio.functional as AF
 
 from phonelstm.errors import PhonelstmError
 
+_SPHERE_MAGIC = b"NIST_1A"
+
 
 class AudioError(PhonelstmError):
     """An audio file cannot be used; the message names the file and the problem."""
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000) -> torch.Tensor:
-    """Read ``path`` as a mono float32 tensor ``(N,)`` at ``sample_rate``."""
+def sphere_header(path: Path) -> dict[str, str]:
+    """Fields of a NIST SPHERE header (``{}`` when ``path`` is not a SPHERE file)."""
+    with open(path, "rb") as f:
+        head = f.read(1024)
+    if not head.startswith(_SPHERE_MAGIC):
+        return {}
+    fields = {}
+    for line in head.decode("latin-1").splitlines()[2:]:
+        if line.strip() == "end_head":
+            break
+        parts = line.split(None, 2)  # name -type value
+        if len(parts) == 3:
+            fields[parts[0]] = parts[2]
+    return fields
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0) -> torch.Tensor:
+    """Read ``path`` as a mono float32 tensor ``(N,)`` at ``sample_rate``.
+
+    ``min_samples`` (e.g. one analysis window) makes shorter audio an error.
+    """
     path = Path(path)
     if not path.is_file():
         raise AudioError(f"{path}: audio file not found")
+    coding = sphere_header(path).get("sample_coding", "")
+    if "shorten" in coding:
+        raise AudioError(f"{path}: Shorten-compressed NIST SPHERE (sample_coding {coding}); "
+                         "decompress it first, e.g. `sph2pipe -f wav in.sph out.wav`")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, C)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise AudioError(f"{path}: cannot read audio ({err})") from None
     if data.shape[0] == 0:
-        raise AudioError(f"{path}: audio is empty")
+        raise AudioError(f"{path}: audio is empty (0 samples)")
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
     wave = torch.from_numpy(data.mean(axis=1))  # mono mixdown, (N,)
     if not wave.abs().max() > 0:
-        raise AudioError(f"{path}: audio is all zeros")
+        raise AudioError(f"{path}: audio is all zeros (silent or blank recording)")
     if rate != sample_rate:
         wave = AF.resample(wave, rate, sample_rate)
-    return wave.contiguous()
+    if len(wave) < min_samples:
+        raise AudioError(f"{path}: audio too short: {len(wave)} samples at {sample_rate} Hz, "
+                         f"one analysis window needs {min_samples}")
+    return wave.clamp(-1.0, 1.0).contiguous()

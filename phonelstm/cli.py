@@ -26,11 +26,11 @@ def fail(command: str, message: str, code: int = 1) -> None:
     raise SystemExit(code)
 
 
-def _check_overrides(command: str, config_name: str, args: list[str]) -> None:
+def _check_overrides(command: str, config_name: str, args: list[str], config_dir: str) -> None:
     if any(a.startswith("-") for a in args):  # --multirun, --help, --cfg...: Hydra's own
         return
     try:
-        with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        with initialize_config_dir(config_dir=config_dir, version_base="1.3"):
             cfg = compose(config_name=config_name, overrides=args)
     except (HydraException, OmegaConfBaseException) as err:
         first = str(err).strip().splitlines()
@@ -42,9 +42,10 @@ def _check_overrides(command: str, config_name: str, args: list[str]) -> None:
              + ", ".join(f"{key}=<value>" for key in missing), code=2)
 
 
-def run(command: str, config_name: str, hydra_main: Callable[[], None]) -> None:
+def run(command: str, config_name: str, hydra_main: Callable[[], None],
+        config_dir: str = CONF_DIR) -> None:
     """Validate ``sys.argv`` overrides, then run the Hydra-decorated ``hydra_main``."""
-    _check_overrides(command, config_name, sys.argv[1:])
+    _check_overrides(command, config_name, sys.argv[1:], config_dir)
     hydra_main()
 
 

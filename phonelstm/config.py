@@ -27,6 +27,7 @@ class SynthConfig:
     train_voices: int = 0  # 0: every voice not used for dev/test
     sentences_per_train_voice: int = 100
     sentences_per_eval_voice: int = 40
+    eval_sentences: int = 120  # held out of training: half for dev, half for test voices
     noise_std: float = 3e-4  # dither so silence is never digital zero
     workers: int = 2
 
@@ -37,12 +38,16 @@ class TimitConfig:
 
     include_sa: bool = False
     # "standard": the 462/50/24-speaker train/dev/core-test split;
-    # "speakers": train/dev/test speaker lists below (for the sample or subsets).
+    # "speakers": train/dev/test speaker lists below (for the sample or subsets);
+    # "regions": train/dev/test dialect-region lists (dr1..dr8).
     split: str = "standard"
     full_test: bool = False  # test on all 168 test speakers instead of the 24 core ones
     train_speakers: list[str] = field(default_factory=list)
     dev_speakers: list[str] = field(default_factory=list)
     test_speakers: list[str] = field(default_factory=list)
+    train_regions: list[str] = field(default_factory=list)
+    dev_regions: list[str] = field(default_factory=list)
+    test_regions: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -52,6 +57,20 @@ class FsddConfig:
     train_speakers: list[str] = field(default_factory=lambda: ["george", "jackson"])
     dev_speakers: list[str] = field(default_factory=lambda: ["lucas"])
     test_speakers: list[str] = field(default_factory=lambda: ["nicolas"])
+
+
+@dataclass
+class AlignedConfig:
+    """Any aligned corpus (``corpus=manifest`` or ``textgrid``); see ``phonelstm.data.aligned``."""
+
+    split: str = "given"  # given (per-split files/folders or a split column) | speakers
+    train_speakers: list[str] = field(default_factory=list)
+    dev_speakers: list[str] = field(default_factory=list)
+    test_speakers: list[str] = field(default_factory=list)
+    phone_map: str = ""  # "": symbols are TIMIT-61 already | arpabet | path to a 2-column file
+    phone_map_dict: dict[str, str] = field(default_factory=dict)  # overrides phone_map entries
+    tier: str = "phones"  # TextGrid tier holding the phones
+    silence_labels: list[str] = field(default_factory=lambda: ["", "sil", "sp"])
 
 
 @dataclass
@@ -68,10 +87,22 @@ class DataConfig:
     test_manifest: str = "test"
     max_frames_per_batch: int = 8000
     max_batch_size: int = 64
+    bucket_width: int = 10  # frames; smaller buckets pad less, larger ones vary batches more
     num_workers: int = 0
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
+    aligned: AlignedConfig = field(default_factory=AlignedConfig)
+
+
+@dataclass
+class SpecAugmentConfig:
+    """Training-time masks on normalised features (Park et al. 2019); 0 masks: off."""
+
+    time_masks: int = 0  # masks per utterance along time
+    time_width: int = 20  # widest time mask, frames
+    freq_masks: int = 0  # masks per utterance over mel/cepstral channels (same in every delta)
+    freq_width: int = 8  # widest channel mask
 
 
 @dataclass
@@ -88,21 +119,26 @@ class FeatureConfig:
     delta_order: int = 2  # 0: statics only, 1: + deltas, 2: + delta-deltas
     delta_window: int = 2
     normalize: str = "global"  # global (training-set stats) | utterance | none
-    backend: str = "torchaudio"  # torchaudio | librosa
+    backend: str = "torchaudio"  # torchaudio (batched torch, any device) | librosa (per utt, CPU)
+    cache: bool = False  # keep un-normalised features under <data.dir>/.feature_cache/
+    specaugment: SpecAugmentConfig = field(default_factory=SpecAugmentConfig)
 
 
 @dataclass
 class ModelConfig:
     """Acoustic model; see ``phonelstm.model``."""
 
-    arch: str = "rnn"  # rnn (stacked recurrent layers) | mlp
+    arch: str = "rnn"  # rnn (stacked recurrent layers) | mlp (feed-forward, per frame)
     cell: str = "lstm"  # lstm | gru | rnn_tanh
     bidirectional: bool = True
-    hidden: int = 192  # units per direction (cells per direction for the LSTM)
+    hidden: int = 192  # units per direction (cells per direction for the LSTM; MLP: per layer)
     layers: int = 3
     proj_size: int = 0  # LSTMP recurrent projection (LSTM only); 0: none
+    peephole: bool = False  # LSTM cells with peephole connections (custom cell, no cuDNN)
     dropout: float = 0.1  # between layers
     stack_frames: int = 1  # concatenate k frames, reducing the frame rate k times
+    target_delay: int = 0  # rnn: the output for frame t is emitted at step t + target_delay
+    context: int = 0  # mlp: classify each frame from a window of +-context frames
 
 
 @dataclass
@@ -172,10 +208,41 @@ class PrepareConfig:
 
 @dataclass
 class DecodeConfig:
+    """``phonelstm-decode``; see ``phonelstm.decode`` and ``phonelstm.writers``."""
+
     checkpoint: str = MISSING
-    input: str = MISSING
-    out: str | None = None
+    input: str = MISSING  # audio file | folder | manifest.jsonl | glob
+    out: str | None = None  # output folder; none: print phones and times
+    format: Any = "txt"  # txt | json | ctm | textgrid | posteriors, or a list of them
     device: str = "auto"
+    beam: int = 1  # CTC prefix beam width; 1: greedy
+    align: bool = False  # force-align the manifest phones / .phn transcripts instead
+    transcript: str | None = None  # "<id> <phone> ..." lines to force-align (implies align)
+    batch_seconds: float = 600.0  # padded audio per batch
+    chunk_seconds: float = 30.0  # longer recordings run in windows of this length
+    context_seconds: float = 2.0  # audio each side of a window whose outputs are dropped
+    overwrite: bool = False
+    continue_on_error: bool = False  # exit 0 even when some audio files could not be decoded
+
+
+@dataclass
+class EvaluateConfig:
+    """``phonelstm-evaluate``; see ``phonelstm.evaluate``."""
+
+    checkpoint: str | None = None  # with data=: decode the manifest's audio
+    data: str | None = None  # manifest.jsonl with reference phones (and segments)
+    hyp: str | None = None  # or score "<id> <phone> ..." hypothesis lines ...
+    ref: str | None = None  # ... against reference lines
+    out: str = "eval_report"
+    score_phones: int = 39  # 39 | 48 | 61: fold both sides before scoring
+    device: str = "auto"
+    beam: int = 1
+    batch_seconds: float = 600.0
+    top_confusions: int = 20
+    plot_utterances: int = 3  # pictures of the first N utterances (checkpoint mode)
+    plot_ids: list[str] = field(default_factory=list)  # or of these utterance ids
+    overwrite: bool = False
+    continue_on_error: bool = False
 
 
 def register_schemas() -> None:
@@ -184,6 +251,7 @@ def register_schemas() -> None:
     store.store(name="train_schema", node=TrainConfig)
     store.store(name="prepare_schema", node=PrepareConfig)
     store.store(name="decode_schema", node=DecodeConfig)
+    store.store(name="evaluate_schema", node=EvaluateConfig)
 
 
 def to_dataclass(cls: type, cfg: DictConfig | dict) -> Any:

@@ -12,10 +12,25 @@ Pipelines (``FeatureConfig.kind``):
 - ``mfcc``: cepstra c1..c``n_ceps`` of the log mel spectrum + log energy (MFCC-26 of Graves &
   Schmidhuber 2005 with 12 cepstra and ``delta_order=1``);
 then deltas of order ``delta_order`` over ``±delta_window`` frames (HTK regression formula).
+
+Per frame: remove the DC offset; log energy of that frame; pre-emphasis (the first sample is
+scaled by ``1 - preemphasis``); symmetric Hamming window; power spectrum of an FFT of the
+next power of two (512 at 16 kHz); HTK-scale triangular mel filters from 20 Hz to Nyquist
+(unnormalised); natural log floored at 1e-10; for MFCC an orthonormal DCT-II, keeping c1..cK.
+
+Backends (``FeatureConfig.backend``), numerically consistent (tested to 1e-3):
+- ``torchaudio`` (default): batched torch ops on the waveforms' device (CPU or GPU), mel
+  filters and DCT matrix from ``torchaudio.functional``;
+- ``librosa``: numpy per utterance on the CPU, mel filters through
+  ``librosa.feature.melspectrogram``, DCT through ``scipy.fft.dct``, deltas through
+  ``librosa.feature.delta``; a reference implementation, results go back to the input device.
 """
 
 from __future__ import annotations
 
+import librosa
+import numpy as np
+import scipy.fft
 import torch
 import torchaudio.functional as AF
 from torch import Tensor, nn
@@ -24,6 +39,8 @@ from phonelstm.config import FeatureConfig
 from phonelstm.errors import PhonelstmError
 
 _LOG_FLOOR = 1e-10
+_FMIN = 20.0
+BACKENDS = ("torchaudio", "librosa")
 
 
 class FeatureError(PhonelstmError):
@@ -48,9 +65,17 @@ def frame_centre_seconds(frame: int, cfg: FeatureConfig) -> float:
     return (frame * hop + win // 2) / cfg.sample_rate
 
 
+def fft_size(win: int) -> int:
+    return 1 << (win - 1).bit_length()
+
+
+def static_dim(cfg: FeatureConfig) -> int:
+    """Channels before deltas: mels or cepstra, plus log energy (the last one)."""
+    return (cfg.n_mels if cfg.kind == "fbank" else cfg.n_ceps) + 1
+
+
 def feature_dim(cfg: FeatureConfig) -> int:
-    statics = (cfg.n_mels if cfg.kind == "fbank" else cfg.n_ceps) + 1
-    return statics * (1 + cfg.delta_order)
+    return static_dim(cfg) * (1 + cfg.delta_order)
 
 
 class FeatureExtractor(nn.Module):
@@ -62,11 +87,14 @@ class FeatureExtractor(nn.Module):
             raise FeatureError(f"features.kind must be 'fbank' or 'mfcc', got {cfg.kind!r}")
         if cfg.kind == "mfcc" and not 0 < cfg.n_ceps < cfg.n_mels:
             raise FeatureError(f"features.n_ceps must be in 1..{cfg.n_mels - 1}, got {cfg.n_ceps}")
+        if cfg.backend not in BACKENDS:
+            raise FeatureError(f"features.backend must be one of {', '.join(BACKENDS)}, "
+                               f"got {cfg.backend!r}")
         self.cfg = cfg
         self.win, self.hop = frame_params(cfg)
-        self.n_fft = 1 << (self.win - 1).bit_length()
+        self.n_fft = fft_size(self.win)
         mel = AF.melscale_fbanks(
-            self.n_fft // 2 + 1, 20.0, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate,
+            self.n_fft // 2 + 1, _FMIN, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate,
             norm=None, mel_scale="htk",
         )  # (n_fft/2+1, n_mels)
         self.register_buffer("mel", mel, persistent=False)
@@ -87,6 +115,9 @@ class FeatureExtractor(nn.Module):
                 f"audio of {wave.shape[-1]} samples is shorter than one "
                 f"{self.cfg.win_ms:g} ms window ({self.win} samples)"
             )
+        frame_lengths = num_frames(lengths, self.cfg)
+        if self.cfg.backend == "librosa":
+            return self._librosa_batch(wave, lengths), frame_lengths
         frames = wave.unfold(-1, self.win, self.hop)  # (B, T, W)
         frames = frames - frames.mean(-1, keepdim=True)  # remove DC per frame
         energy = frames.pow(2).sum(-1).clamp_min(_LOG_FLOOR).log()  # (B, T)
@@ -99,9 +130,43 @@ class FeatureExtractor(nn.Module):
         logmel = (spec @ self.mel).clamp_min(_LOG_FLOOR).log()  # (B, T, n_mels)
         statics = logmel if self.cfg.kind == "fbank" else logmel @ self.dct
         feats = torch.cat([statics, energy.unsqueeze(-1)], dim=-1)  # (B, T, S)
-        frame_lengths = num_frames(lengths, self.cfg)
         feats = add_deltas(feats, frame_lengths, self.cfg.delta_order, self.cfg.delta_window)
         return feats, frame_lengths  # (B, T, F), (B,)
+
+    def _librosa_batch(self, wave: Tensor, lengths: Tensor) -> Tensor:
+        """Per-utterance librosa features, zero-padded like the batched output ``(B, T, F)``."""
+        out = wave.new_zeros(wave.shape[0], 1 + (wave.shape[-1] - self.win) // self.hop, self.dim)
+        for i, n in enumerate(lengths.tolist()):
+            feats = librosa_features(wave[i, :n].cpu().numpy(), self.cfg)  # (T_i, F)
+            out[i, : len(feats)] = torch.from_numpy(feats).to(wave.device)
+        return out
+
+
+def librosa_features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """One utterance ``(N,)`` -> features ``(T, F)`` with librosa/scipy (the reference backend)."""
+    win, hop = frame_params(cfg)
+    if len(wave) < win:
+        return np.zeros((0, feature_dim(cfg)), dtype=np.float32)
+    n_fft = fft_size(win)
+    frames = librosa.util.frame(wave, frame_length=win, hop_length=hop, axis=0)  # (T, W)
+    frames = frames - frames.mean(-1, keepdims=True)
+    energy = np.log(np.maximum((frames**2).sum(-1), _LOG_FLOOR))  # (T,)
+    if cfg.preemphasis:
+        frames = np.concatenate([frames[:, :1] * (1 - cfg.preemphasis),
+                                 frames[:, 1:] - cfg.preemphasis * frames[:, :-1]], axis=-1)
+    window = np.hamming(win).astype(np.float32)  # symmetric, like the torch backend
+    power = np.abs(np.fft.rfft(frames * window, n=n_fft)) ** 2  # (T, K)
+    mel = librosa.feature.melspectrogram(
+        S=power.T, sr=cfg.sample_rate, n_fft=n_fft, n_mels=cfg.n_mels, fmin=_FMIN,
+        fmax=cfg.sample_rate / 2, htk=True, norm=None)  # (n_mels, T)
+    logmel = np.log(np.maximum(mel, _LOG_FLOOR))
+    if cfg.kind == "mfcc":
+        logmel = scipy.fft.dct(logmel, type=2, norm="ortho", axis=0)[1 : cfg.n_ceps + 1]
+    levels = [np.vstack([logmel, energy[None]])]  # (S, T)
+    for _ in range(cfg.delta_order):
+        levels.append(librosa.feature.delta(levels[-1], width=2 * cfg.delta_window + 1,
+                                            order=1, axis=-1, mode="nearest"))
+    return np.vstack(levels).T.astype(np.float32)  # (T, F)
 
 
 def add_deltas(feats: Tensor, lengths: Tensor, order: int, window: int) -> Tensor:
@@ -128,6 +193,41 @@ def add_deltas(feats: Tensor, lengths: Tensor, order: int, window: int) -> Tenso
         current = delta / denom
         levels.append(current)
     return torch.cat(levels, dim=-1)
+
+
+class SpecAugment(nn.Module):
+    """Random time and channel masks (set to 0, the mean after normalisation), training only.
+
+    A channel mask hides the same mel/cepstral channels in the statics and every delta level
+    (log energy is never masked); a time mask lies inside the utterance's valid frames.
+    """
+
+    def __init__(self, cfg: FeatureConfig) -> None:
+        super().__init__()
+        self.cfg = cfg.specaugment
+        self.statics = static_dim(cfg)
+
+    def forward(self, feats: Tensor, lengths: Tensor) -> Tensor:
+        # feats: (B, T, F) normalised, lengths: (B,) frames
+        if not self.training or not (self.cfg.time_masks or self.cfg.freq_masks):
+            return feats
+        B, T, F = feats.shape
+        keep = torch.ones(B, T, 1, self.statics, dtype=torch.bool, device=feats.device)
+        channels = torch.full((B,), self.statics - 1, device=feats.device)
+        for _ in range(self.cfg.freq_masks):
+            keep &= ~_band(self.statics, self.cfg.freq_width, channels)[:, None, None, :]
+        for _ in range(self.cfg.time_masks):
+            keep &= ~_band(T, self.cfg.time_width, lengths.to(feats.device))[:, :, None, None]
+        return (feats.view(B, T, -1, self.statics) * keep).view(B, T, F)
+
+
+def _band(size: int, max_width: int, limit: Tensor) -> Tensor:
+    """A random band ``[start, start + w)`` inside ``[0, limit)`` per row -> ``(B, size)`` mask."""
+    width = torch.minimum((torch.rand(limit.shape, device=limit.device) * (max_width + 1)).floor(),
+                          limit)
+    start = (torch.rand(limit.shape, device=limit.device) * (limit - width + 1)).floor()
+    idx = torch.arange(size, device=limit.device)
+    return (idx >= start[:, None]) & (idx < (start + width)[:, None])
 
 
 class Normalizer(nn.Module):

@@ -12,7 +12,7 @@ from phonelstm.config import FeatureConfig
 from phonelstm.data.dataset import Batch
 from phonelstm.decoding import Hypothesis, beam_decode, greedy_decode
 from phonelstm.features import FeatureExtractor, Normalizer, normalize_utterances
-from phonelstm.metrics import ErrorCounts, count_errors, frame_accuracy
+from phonelstm.metrics import ConfusionMatrix, ErrorCounts, count_errors, frame_accuracy
 from phonelstm.phones import Vocabulary, fold
 
 
@@ -20,11 +20,30 @@ def compute_features(wave: Tensor, wave_lengths: Tensor, extractor: FeatureExtra
                      normalizer: Normalizer | None, cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
     """Padded waveforms ``(B, N)`` -> normalised features ``(B, T, F)`` and frame counts."""
     feats, lengths = extractor(wave, wave_lengths)
+    return _normalize(feats, lengths, normalizer, cfg), lengths
+
+
+def raw_batch_features(batch: Batch, extractor: FeatureExtractor) -> tuple[Tensor, Tensor]:
+    """Un-normalised features ``(B, T, F)`` and frame counts: cached ones, or extracted now."""
+    if batch.feats is not None:
+        return batch.feats, batch.feat_lengths
+    return extractor(batch.wave, batch.wave_lengths)
+
+
+def batch_features(batch: Batch, extractor: FeatureExtractor, normalizer: Normalizer | None,
+                   cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
+    """Normalised features ``(B, T, F)`` and frame counts of a batch."""
+    feats, lengths = raw_batch_features(batch, extractor)
+    return _normalize(feats, lengths, normalizer, cfg), lengths
+
+
+def _normalize(feats: Tensor, lengths: Tensor, normalizer: Normalizer | None,
+               cfg: FeatureConfig) -> Tensor:
     if cfg.normalize == "global" and normalizer is not None:
-        feats = normalizer(feats)
-    elif cfg.normalize == "utterance":
-        feats = normalize_utterances(feats, lengths)
-    return feats, lengths
+        return normalizer(feats)
+    if cfg.normalize == "utterance":
+        return normalize_utterances(feats, lengths)
+    return feats
 
 
 @dataclass
@@ -56,8 +75,7 @@ def forward_batches(model: nn.Module, batches: Iterable[Batch], extractor: Featu
     model.eval()
     for batch in batches:
         batch = batch.to(device)
-        feats, lengths = compute_features(batch.wave, batch.wave_lengths, extractor, normalizer,
-                                          cfg)
+        feats, lengths = batch_features(batch, extractor, normalizer, cfg)
         logits, out_lengths = model(feats, lengths)
         yield Output(batch, logits.float().log_softmax(-1), out_lengths)
 
@@ -71,8 +89,10 @@ def decode_outputs(log_probs: Tensor, lengths: Tensor, beam: int = 1,
 
 
 def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, list[str]],
-          score_phones: int = 39, beam: int = 1, backend: str = "auto") -> Scores:
-    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models)."""
+          score_phones: int = 39, beam: int = 1, backend: str = "auto",
+          confusion: ConfusionMatrix | None = None) -> Scores:
+    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models, whose
+    frames also go into ``confusion`` when given)."""
     scores = Scores()
     for out in outputs:
         if vocab.has_blank:
@@ -85,6 +105,8 @@ def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, li
             predicted = out.log_probs.argmax(-1)
             labels = out.batch.frame_labels[:, : predicted.shape[1]]
             correct, total = frame_accuracy(predicted, labels)
+            if confusion is not None:
+                confusion.update(labels, predicted)
             scores.frames_correct += correct
             scores.frames_total += total
         scores.utterances += len(out.batch.ids)

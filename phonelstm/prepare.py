@@ -17,14 +17,12 @@ from omegaconf import DictConfig
 
 from phonelstm import cli
 from phonelstm.config import DataConfig, PrepareConfig, to_dataclass
+from phonelstm.data.corpus import DataError, manifests_exist, write_splits
 from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
-from phonelstm.errors import PhonelstmError
 
 log = logging.getLogger("phonelstm.prepare")
 
-
-class DataError(PhonelstmError):
-    """A corpus folder is missing, empty or not in a layout phonelstm reads."""
+CORPORA = ("synth", "timit", "fsdd", "manifest", "textgrid")
 
 
 def manifest_path(cfg: DataConfig, split: str) -> Path:
@@ -32,20 +30,44 @@ def manifest_path(cfg: DataConfig, split: str) -> Path:
 
 
 def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
-    """Prepare ``cfg``'s corpus into ``cfg.dir`` unless its manifests are already there."""
+    """Prepare ``cfg``'s corpus into ``cfg.dir`` unless its manifests are already there.
+
+    A relative ``data.root`` is taken from the current directory (recipes run from the
+    project root). ``corpus=manifest`` without ``data.root`` uses ready manifests in
+    ``data.dir`` as they are.
+    """
     out = Path(cfg.dir)
     if cfg.corpus == "synth":
         from phonelstm.data.synth import prepare_synth
 
         prepare_synth(cfg.synth, out, force=force)
-    elif cfg.corpus == "manifest":
+        return out
+    if cfg.corpus not in CORPORA:
+        raise DataError(f"data.corpus={cfg.corpus!r} is not a corpus phonelstm knows "
+                        f"({', '.join(CORPORA)})")
+    if cfg.corpus == "manifest" and not cfg.root:
         missing = [s for s in SPLITS if not manifest_path(cfg, s).is_file()]
         if missing:
             raise DataError(f"data.dir={out}: no {', '.join(m + '.jsonl' for m in missing)} "
-                            "(a manifest corpus needs train/dev/test manifests there)")
+                            "(set data.root to a manifest table, or put train/dev/test "
+                            "manifests there)")
+        return out
+    if manifests_exist(out) and not force:
+        log.info("manifests already in %s (force=true to prepare again)", out)
+        return out
+    if cfg.corpus == "timit":
+        from phonelstm.data.timit import prepare_timit
+
+        splits = prepare_timit(cfg.timit, cfg.root)
+    elif cfg.corpus == "fsdd":
+        from phonelstm.data.fsdd import prepare_fsdd
+
+        splits = prepare_fsdd(cfg.fsdd, cfg.root)
     else:
-        raise DataError(f"data.corpus={cfg.corpus!r} is not a corpus phonelstm knows "
-                        "(synth, manifest)")
+        from phonelstm.data.aligned import prepare_aligned
+
+        splits = prepare_aligned(cfg.aligned, cfg.root, cfg.corpus)
+    write_splits(out, splits)
     return out
 
 

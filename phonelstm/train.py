@@ -28,9 +28,11 @@ from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
 from phonelstm.data.manifest import Utterance, atomic_write_text, read_manifest
 from phonelstm.errors import PhonelstmError
-from phonelstm.features import FeatureExtractor, Normalizer
-from phonelstm.inference import Scores, compute_features, forward_batches, score
+from phonelstm.feature_cache import FeatureCache
+from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
+from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
 from phonelstm.losses import ctc_loss, frame_loss
+from phonelstm.metrics import ConfusionMatrix, frame_accuracy, write_frame_report
 from phonelstm.model import build_model, count_parameters, describe
 from phonelstm.noise import weight_noise
 from phonelstm.phones import TIMIT61, Vocabulary
@@ -50,10 +52,13 @@ def resolve_device(name: str) -> torch.device:
 def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
                 shuffle: bool) -> tuple[DataLoader, BucketBatchSampler]:
     framewise = cfg.trainer.task == "framewise"
-    dataset = SpeechDataset(utts, vocab, cfg.features, with_frame_labels=framewise)
+    cache = (FeatureCache(Path(cfg.data.dir) / ".feature_cache", utts, cfg.features)
+             if cfg.features.cache else None)
+    dataset = SpeechDataset(utts, vocab, cfg.features, with_frame_labels=framewise, cache=cache)
     sampler = BucketBatchSampler(utterance_frames(utts, cfg.features),
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
-                                 shuffle=shuffle, seed=cfg.trainer.seed)
+                                 shuffle=shuffle, seed=cfg.trainer.seed,
+                                 bucket_width=cfg.data.bucket_width)
     # a private generator: creating an iterator must not draw from the global RNG, whose
     # state the checkpoint restores for exact resume (dropout, weight noise)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
@@ -69,7 +74,7 @@ def fit_normalizer(loader: DataLoader, extractor: FeatureExtractor,
     normalizer = Normalizer(extractor.dim).to(device)
     for batch in tqdm(loader, desc="feature stats", leave=False, disable=None):
         batch = batch.to(device)
-        normalizer.accumulate(*extractor(batch.wave, batch.wave_lengths))
+        normalizer.accumulate(*raw_batch_features(batch, extractor))
     return normalizer
 
 
@@ -173,6 +178,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     # Features and model
     extractor = FeatureExtractor(cfg.features).to(device)
+    augment = SpecAugment(cfg.features)
     model = build_model(cfg.model, extractor.dim, len(vocab)).to(device)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
@@ -217,14 +223,15 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         sampler.set_epoch(progress.epoch)
         model.train()
         loss_sum, loss_count = torch.zeros((), device=device), 0
+        train_correct = train_frames = 0  # framewise: running accuracy over the epoch
         bar = tqdm(train_loader, desc=f"epoch {progress.epoch + 1}", leave=False, disable=None,
                    initial=progress.batches_done, total=len(sampler))
         for index, batch in enumerate(bar):
             if index < progress.batches_done:
                 continue  # resumed mid-epoch: these batches were already trained
             batch = batch.to(device)
-            feats, lengths = compute_features(batch.wave, batch.wave_lengths, extractor,
-                                              normalizer, cfg.features)
+            feats, lengths = batch_features(batch, extractor, normalizer, cfg.features)
+            feats = augment(feats, lengths)  # SpecAugment, when configured
             optimizer.zero_grad(set_to_none=True)
             with weight_noise(model, cfg.trainer.weight_noise):
                 with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
@@ -233,6 +240,9 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                     loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
                 else:
                     loss = frame_loss(logits, batch.frame_labels)
+                    correct, frames = frame_accuracy(logits.detach().argmax(-1),
+                                                     batch.frame_labels[:, :logits.shape[1]])
+                    train_correct, train_frames = train_correct + correct, train_frames + frames
                 finite = bool(torch.isfinite(loss))
                 if finite:
                     scaler.scale(loss).backward()
@@ -265,9 +275,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             scheduler.step(metric)
         writer.add_scalar("dev/error", metric, progress.step)
         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], progress.step)
-        log.info("epoch %d: train loss %.3f, dev %s, %.1f min", progress.epoch + 1,
-                 float(loss_sum) / max(loss_count, 1), describe_scores(dev, task),
-                 (time.monotonic() - start) / 60)
+        train_accuracy = ""
+        if train_frames:
+            writer.add_scalar("train/frame_accuracy", 100 * train_correct / train_frames,
+                              progress.step)
+            train_accuracy = f" (frame accuracy {100 * train_correct / train_frames:.2f}%)"
+        log.info("epoch %d: train loss %.3f%s, dev %s, %.1f min", progress.epoch + 1,
+                 float(loss_sum) / max(loss_count, 1), train_accuracy,
+                 describe_scores(dev, task), (time.monotonic() - start) / 60)
         improved = metric < progress.best_metric
         if improved:
             progress.best_metric, progress.best_epoch, progress.bad_epochs = (
@@ -301,12 +316,18 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                                        device))
         beams = (1, cfg.trainer.beam) if task == "ctc" and cfg.trainer.beam > 1 else (1,)
         for beam in beams:
+            confusion = (ConfusionMatrix(vocab.symbols)
+                         if task == "framewise" and split == "test" else None)
             scores = score(outputs, vocab, references, cfg.trainer.score_phones, beam,
-                           cfg.trainer.beam_backend)
+                           cfg.trainer.beam_backend, confusion=confusion)
             key = f"{split}_{'greedy' if beam == 1 else 'beam'}" if task == "ctc" else split
             results[key] = dev_metric(scores, task)
             log.info("%s (%s): %s", split, "greedy" if beam == 1 else f"beam {beam}",
                      describe_scores(scores, task))
+            if confusion is not None:
+                report = write_frame_report(confusion, out_dir, "test")
+                log.info("test frame accuracy on 39 folded classes: %.2f%% (report and "
+                         "confusion matrices: %s/test_*)", report["accuracy_39"], out_dir)
     epochs = progress.epoch + progress.batches_done / max(len(sampler), 1)
     write_results(out_dir / "results.json", cfg, model, progress, epochs, results, device)
     if "test" in splits:

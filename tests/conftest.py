@@ -59,3 +59,33 @@ def run_cli(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[s
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", f"phonelstm.{module}", *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoints(sample_corpus: Path, tmp_path_factory: pytest.TempPathFactory
+                        ) -> dict[str, Path]:
+    """One small framewise and one small CTC checkpoint, trained once per test session.
+
+    The framewise one trains 3 epochs on the 6 sample training speakers, enough for forced
+    alignment on the held-out speakers; the CTC one memorises 4 utterances, so that it
+    emits phones (its times and formats are what the tests check, not its accuracy).
+    """
+    from phonelstm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, TrainerConfig
+    from phonelstm.data.manifest import read_manifest
+    from phonelstm.train import train
+
+    out = tmp_path_factory.mktemp("trained")
+    few = out / "few"
+    for split in ("train", "dev", "test"):
+        write_manifest(few / f"{split}.jsonl", read_manifest(sample_corpus / "train.jsonl")[:4])
+    runs = {"framewise": (sample_corpus, 3, 1, 8), "ctc": (few, 25, 2, 1)}
+    for task, (data, epochs, stack, batch) in runs.items():
+        train(TrainConfig(
+            data=DataConfig(name=task, corpus="manifest", dir=str(data), max_batch_size=batch),
+            model=ModelConfig(hidden=48 if task == "framewise" else 64, layers=1, dropout=0.0,
+                              stack_frames=stack),
+            optim=OptimConfig(lr=5e-3, plateau_patience=100),
+            trainer=TrainerConfig(task=task, max_epochs=epochs, patience=0, eval_test=False),
+            out_dir=str(out / task),
+        ))
+    return {task: out / task / "best.pt" for task in runs}

@@ -1,12 +1,15 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
 from phonelstm.audio import load_audio
-from phonelstm.config import FeatureConfig
+from phonelstm.config import FeatureConfig, SpecAugmentConfig
 from phonelstm.features import (
     FeatureError,
     FeatureExtractor,
     Normalizer,
+    SpecAugment,
     add_deltas,
     feature_dim,
     normalize_utterances,
@@ -78,3 +81,60 @@ def test_utterance_normalisation_ignores_padding():
 def test_audio_shorter_than_a_window_is_a_clear_error():
     with pytest.raises(FeatureError, match="shorter than one"):
         FeatureExtractor(FBANK123)(torch.randn(1, 100), torch.tensor([100]))
+
+
+def _two_utterance_batch():
+    waves = [load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / f"{u}.wav") for u in ("sa1", "sa2")]
+    lengths = torch.tensor([len(w) for w in waves])
+    return torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths
+
+
+@pytest.mark.parametrize("cfg", [FBANK123, MFCC26])
+def test_librosa_and_torchaudio_backends_agree(cfg):
+    # Tolerance: 1e-3 absolute on log-domain features (measured max difference ~1e-4).
+    wave, lengths = _two_utterance_batch()
+    ours, frames = FeatureExtractor(cfg)(wave, lengths)
+    ref, ref_frames = FeatureExtractor(replace(cfg, backend="librosa"))(wave, lengths)
+    assert ref.shape == ours.shape and torch.equal(frames, ref_frames)
+    for i, n in enumerate(frames.tolist()):
+        torch.testing.assert_close(ours[i, :n], ref[i, :n], atol=1e-3, rtol=0)
+
+
+def test_unknown_backend_is_a_config_error():
+    with pytest.raises(FeatureError, match="features.backend"):
+        FeatureExtractor(replace(FBANK123, backend="kaldi"))
+
+
+def test_specaugment_masks_bands_inside_valid_frames_and_only_in_training():
+    cfg = replace(FBANK123, specaugment=SpecAugmentConfig(time_masks=2, time_width=5,
+                                                          freq_masks=2, freq_width=4))
+    augment = SpecAugment(cfg)
+    feats = torch.randn(3, 50, 123) + 10  # never 0 by chance
+    lengths = torch.tensor([50, 30, 8])
+    out = augment(feats, lengths).view(3, 50, 3, 41)
+    masked = out == 0
+    assert masked.any()
+    # a channel mask hides the same channels in statics and both delta levels, never energy
+    channel_masked = masked.all(dim=1)  # (B, 3, 41)
+    assert torch.equal(channel_masked[:, 0], channel_masked[:, 1])
+    assert not channel_masked[:, :, 40].any()
+    assert channel_masked[:, 0].sum(-1).le(8).all()
+    frame_masked = masked.all(dim=(2, 3))  # (B, T)
+    assert frame_masked.sum(-1).le(10).all() and not frame_masked[2, 8:].any()
+    augment.eval()
+    assert torch.equal(augment(feats, lengths), feats)
+    assert torch.equal(SpecAugment(FBANK123)(feats, lengths), feats)  # off by default
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_batched_extraction_stays_on_the_gpu_and_matches_the_cpu():
+    wave, lengths = _two_utterance_batch()
+    cpu, _ = FeatureExtractor(FBANK123)(wave, lengths)
+    gpu, frames = FeatureExtractor(FBANK123).cuda()(wave.cuda(), lengths.cuda())
+    assert gpu.device.type == "cuda" and frames.device.type == "cuda"
+    normalized = normalize_utterances(gpu, frames)
+    augmented = SpecAugment(replace(FBANK123, specaugment=SpecAugmentConfig(
+        time_masks=1, freq_masks=1)))(normalized, frames)
+    assert augmented.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-3, rtol=0)

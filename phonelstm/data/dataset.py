@@ -1,7 +1,8 @@
 """Utterances -> padded waveform batches with CTC targets and frame labels.
 
 Features are computed from the batched waveforms on the training device (see
-``phonelstm.features``), so loading here is only audio I/O and label bookkeeping.
+``phonelstm.features``), so loading here is only audio I/O and label bookkeeping; with a
+``FeatureCache`` the examples carry stored features instead of waveforms.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import soundfile as sf
 import torch
@@ -20,6 +22,9 @@ from phonelstm.config import FeatureConfig
 from phonelstm.data.manifest import Utterance
 from phonelstm.features import frame_params, num_frames
 from phonelstm.phones import Vocabulary
+
+if TYPE_CHECKING:
+    from phonelstm.feature_cache import FeatureCache
 
 IGNORE = -100  # frame label of padding (and of frames no segment covers)
 
@@ -41,59 +46,79 @@ def frame_labels(utt: Utterance, n_frames: int, vocab: Vocabulary, cfg: FeatureC
 @dataclass
 class Example:
     id: str
-    wave: Tensor  # (N,)
+    wave: Tensor | None  # (N,); None when features come from the cache
     targets: Tensor  # (L,) phone indices
     frame_labels: Tensor | None  # (T,)
+    feats: Tensor | None = None  # (T, F) un-normalised cached features
 
 
 class SpeechDataset(Dataset):
     def __init__(self, utterances: Sequence[Utterance], vocab: Vocabulary, cfg: FeatureConfig,
-                 with_frame_labels: bool = False) -> None:
+                 with_frame_labels: bool = False, cache: FeatureCache | None = None) -> None:
         self.utterances = list(utterances)
         self.vocab = vocab
         self.cfg = cfg
         self.with_frame_labels = with_frame_labels
+        self.cache = cache
 
     def __len__(self) -> int:
         return len(self.utterances)
 
     def __getitem__(self, index: int) -> Example:
         utt = self.utterances[index]
-        wave = load_audio(utt.audio, self.cfg.sample_rate)
+        wave = feats = None
+        if self.cache is not None:
+            feats = self.cache.features(utt)
+            n_frames = len(feats)
+        else:
+            window = frame_params(self.cfg)[0]
+            wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=window)
+            n_frames = num_frames(len(wave), self.cfg)
         labels = None
         if self.with_frame_labels:
-            labels = frame_labels(utt, num_frames(len(wave), self.cfg), self.vocab, self.cfg)
+            labels = frame_labels(utt, n_frames, self.vocab, self.cfg)
         targets = torch.tensor(self.vocab.encode(utt.phones), dtype=torch.long)
-        return Example(utt.id, wave, targets, labels)
+        return Example(utt.id, wave, targets, labels, feats)
 
 
 @dataclass
 class Batch:
     ids: list[str]
-    wave: Tensor  # (B, N) zero-padded
-    wave_lengths: Tensor  # (B,)
+    wave: Tensor | None  # (B, N) zero-padded; None when feats are given
+    wave_lengths: Tensor | None  # (B,)
     targets: Tensor  # (B, L) zero-padded
     target_lengths: Tensor  # (B,)
     frame_labels: Tensor | None  # (B, T) padded with IGNORE
+    feats: Tensor | None = None  # (B, T, F) cached un-normalised features, zero-padded
+    feat_lengths: Tensor | None = None  # (B,) frames
 
     def to(self, device: torch.device | str) -> Batch:
         move = lambda x: None if x is None else x.to(device, non_blocking=True)  # noqa: E731
-        return Batch(self.ids, move(self.wave), self.wave_lengths.to(device), move(self.targets),
-                     self.target_lengths.to(device), move(self.frame_labels))
+        return Batch(self.ids, move(self.wave), move(self.wave_lengths), move(self.targets),
+                     self.target_lengths.to(device), move(self.frame_labels), move(self.feats),
+                     move(self.feat_lengths))
 
 
 def collate(examples: list[Example]) -> Batch:
     pad = torch.nn.utils.rnn.pad_sequence
-    labels = None
+    labels = wave = wave_lengths = feats = feat_lengths = None
     if examples[0].frame_labels is not None:
         labels = pad([e.frame_labels for e in examples], batch_first=True, padding_value=IGNORE)
+    if examples[0].feats is not None:
+        feats = pad([e.feats for e in examples], batch_first=True)
+        feat_lengths = torch.tensor([len(e.feats) for e in examples])
+    else:
+        wave = pad([e.wave for e in examples], batch_first=True)
+        wave_lengths = torch.tensor([len(e.wave) for e in examples])
     return Batch(
         ids=[e.id for e in examples],
-        wave=pad([e.wave for e in examples], batch_first=True),
-        wave_lengths=torch.tensor([len(e.wave) for e in examples]),
+        wave=wave,
+        wave_lengths=wave_lengths,
         targets=pad([e.targets for e in examples], batch_first=True),
         target_lengths=torch.tensor([len(e.targets) for e in examples]),
         frame_labels=labels,
+        feats=feats,
+        feat_lengths=feat_lengths,
     )
 
 

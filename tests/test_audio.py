@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from phonelstm.audio import AudioError, load_audio
+
+from .conftest import FSDD, TIMIT_SAMPLE
+
+
+def test_sphere_and_riff_copies_load_to_identical_samples():
+    sph = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa2.sph")
+    wav = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa2.wav")
+    assert sph.dtype == torch.float32 and len(sph) == 40141
+    assert torch.equal(sph, wav)
+
+
+def test_8khz_fsdd_resampled_to_16khz_has_the_expected_length():
+    path = sorted((FSDD / "recordings").glob("*.wav"))[0]
+    n_8k = sf.info(path).frames
+    wave = load_audio(path, 16000)
+    assert len(wave) == 2 * n_8k
+    assert wave.abs().max() <= 1.0
+
+
+def test_stereo_is_mixed_down_to_mono(tmp_path):
+    left = np.sin(np.linspace(0, 100, 1600, dtype=np.float32)) * 0.5
+    sf.write(tmp_path / "stereo.flac", np.stack([left, np.zeros_like(left)], 1), 16000)
+    wave = load_audio(tmp_path / "stereo.flac")
+    torch.testing.assert_close(wave, torch.from_numpy(left / 2), atol=1e-4, rtol=0)
+
+
+def _sphere_header(coding: str) -> bytes:
+    fields = ("channel_count -i 1\nsample_count -i 1000\nsample_rate -i 16000\n"
+              f"sample_n_bytes -i 2\nsample_coding -s{len(coding)} {coding}\nend_head\n")
+    return ("NIST_1A\n   1024\n" + fields).encode().ljust(1024, b" ")
+
+
+def _write(tmp_path, name, data, rate=16000):
+    path = tmp_path / name
+    sf.write(path, data, rate, subtype="FLOAT" if data.dtype == np.float32 else "PCM_16")
+    return path
+
+
+@pytest.mark.parametrize("case,match", [
+    ("shorten", "Shorten-compressed NIST SPHERE.*sph2pipe"),
+    ("garbage", "cannot read audio"),
+    ("missing", "audio file not found"),
+    ("empty", "audio is empty"),
+    ("nan", "NaN or infinite"),
+    ("inf", "NaN or infinite"),
+    ("zeros", "all zeros"),
+    ("short", "too short.*one analysis window needs 400"),
+])
+def test_bad_audio_raises_a_clear_error_naming_the_file(tmp_path, case, match):
+    noise = np.random.default_rng(0).uniform(-0.5, 0.5, 1000).astype(np.float32)
+    if case == "shorten":
+        path = tmp_path / "si1.wav"
+        path.write_bytes(_sphere_header("pcm,embedded-shorten-v2.00") + b"\x00\x7f" * 500)
+    elif case == "garbage":
+        path = tmp_path / "x.wav"
+        path.write_bytes(b"this is not audio" * 10)
+    elif case == "missing":
+        path = tmp_path / "nowhere.wav"
+    elif case == "empty":
+        path = _write(tmp_path, "empty.wav", np.zeros(0, dtype=np.float32))
+    elif case in ("nan", "inf"):
+        noise[10] = np.nan if case == "nan" else np.inf
+        path = _write(tmp_path, f"{case}.wav", noise)
+    elif case == "zeros":
+        path = _write(tmp_path, "zeros.wav", np.zeros(1000, dtype=np.int16))
+    else:
+        path = _write(tmp_path, "short.wav", noise[:300])
+    with pytest.raises(AudioError, match=match) as err:
+        load_audio(path, 16000, min_samples=400)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
