@@ -3,7 +3,8 @@
 A checkpoint is a dict saved with ``torch.save``: ``format`` (``FORMAT``), ``version`` (the
 phonelstm version that wrote it), ``config`` (the full resolved training config as plain
 data), ``symbols`` (the output vocabulary, blank first for CTC), ``model``, ``normalizer``
-(feature statistics), and for resuming ``optimizer``, ``scheduler``, ``rng``, ``progress``.
+(feature statistics), and for resuming ``optimizer``, ``scheduler`` (``None`` without a
+schedule), ``scaler`` (fp16 loss scaling), ``rng`` (CPU and CUDA generators), ``progress``.
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class DataConfig:
     root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
+    extra_train: list[str] = field(default_factory=list)  # more training manifest files
     dev_manifest: str = "dev"
     test_manifest: str = "test"
     max_frames_per_batch: int = 8000
@@ -165,6 +166,11 @@ class TrainerConfig:
     score_phones: int = 39  # 39 | 48 | 61
     num_threads: int = 0  # torch intra-op threads on CPU; 0: leave torch's default
     save_every_steps: int = 0  # also checkpoint mid-epoch (exact resume); 0: epoch ends only
+    amp: str = "none"  # none | bf16 | fp16: autocast around the model (CTC stays fp32)
+    weight_noise: float = 0.0  # std of Gaussian noise on the weights per training batch
+    init_from: str | None = None  # start from this checkpoint's weights and feature stats
+    beam: int = 1  # beam width for the final test scoring; 1: greedy (best path)
+    beam_backend: str = "auto"  # auto (torchaudio if importable) | torchaudio | python
 
 
 @dataclass

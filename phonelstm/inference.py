@@ -80,22 +80,23 @@ def forward_batches(model: nn.Module, batches: Iterable[Batch], extractor: Featu
         yield Output(batch, logits.float().log_softmax(-1), out_lengths)
 
 
-def decode_outputs(log_probs: Tensor, lengths: Tensor, beam: int = 1) -> list[Hypothesis]:
+def decode_outputs(log_probs: Tensor, lengths: Tensor, beam: int = 1,
+                   backend: str = "auto") -> list[Hypothesis]:
     """CTC decoding of ``(B, T, C)`` log posteriors: greedy for ``beam <= 1``, else beam."""
     if beam <= 1:
         return greedy_decode(log_probs, lengths)
-    return beam_decode(log_probs, lengths, beam)
+    return beam_decode(log_probs, lengths, beam, backend=backend)
 
 
 def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, list[str]],
-          score_phones: int = 39, beam: int = 1,
+          score_phones: int = 39, beam: int = 1, backend: str = "auto",
           confusion: ConfusionMatrix | None = None) -> Scores:
     """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models, whose
     frames also go into ``confusion`` when given)."""
     scores = Scores()
     for out in outputs:
         if vocab.has_blank:
-            hyps = decode_outputs(out.log_probs, out.lengths, beam)
+            hyps = decode_outputs(out.log_probs, out.lengths, beam, backend)
             for utt_id, hyp in zip(out.batch.ids, hyps, strict=True):
                 ref = fold(references[utt_id], score_phones)
                 hyp_phones = fold(vocab.decode(hyp.ids), score_phones)

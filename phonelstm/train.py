@@ -7,9 +7,11 @@ bottom: data, features, model, optimiser; epochs of training; validation; checkp
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,17 +23,18 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from phonelstm import cli
-from phonelstm.checkpoint import load_checkpoint, make_payload, save_checkpoint
+from phonelstm.checkpoint import CheckpointError, load_checkpoint, make_payload, save_checkpoint
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
-from phonelstm.data.manifest import Utterance
+from phonelstm.data.manifest import Utterance, atomic_write_text, read_manifest
 from phonelstm.errors import PhonelstmError
 from phonelstm.feature_cache import FeatureCache
 from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
 from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
 from phonelstm.losses import ctc_loss, frame_loss
 from phonelstm.metrics import ConfusionMatrix, frame_accuracy, write_frame_report
-from phonelstm.model import build_model, describe
+from phonelstm.model import build_model, count_parameters, describe
+from phonelstm.noise import weight_noise
 from phonelstm.phones import TIMIT61, Vocabulary
 from phonelstm.prepare import load_split, prepare_corpus
 
@@ -56,8 +59,11 @@ def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
                                  shuffle=shuffle, seed=cfg.trainer.seed,
                                  bucket_width=cfg.data.bucket_width)
+    # a private generator: creating an iterator must not draw from the global RNG, whose
+    # state the checkpoint restores for exact resume (dropout, weight noise)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
-                        num_workers=cfg.data.num_workers, pin_memory=torch.cuda.is_available())
+                        num_workers=cfg.data.num_workers, pin_memory=torch.cuda.is_available(),
+                        generator=torch.Generator().manual_seed(cfg.trainer.seed))
     return loader, sampler
 
 
@@ -96,23 +102,74 @@ def describe_scores(scores: Scores, task: str) -> str:
     return f"frame accuracy {scores.frame_accuracy:.2f}% ({scores.frames_total} frames)"
 
 
+AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_trainer(cfg: TrainConfig) -> None:
+    t = cfg.trainer
+    if t.task not in ("ctc", "framewise"):
+        raise PhonelstmError(f"trainer.task must be 'ctc' or 'framewise', got {t.task!r}")
+    if t.task == "framewise" and cfg.model.stack_frames != 1:
+        raise PhonelstmError("model.stack_frames must be 1 for trainer.task=framewise")
+    if t.amp not in AMP_DTYPES:
+        raise PhonelstmError(f"trainer.amp must be one of {sorted(AMP_DTYPES)}, got {t.amp!r}")
+    if t.weight_noise < 0:
+        raise PhonelstmError(f"trainer.weight_noise must be >= 0, got {t.weight_noise}")
+    if t.beam < 1:
+        raise PhonelstmError(f"trainer.beam must be >= 1, got {t.beam}")
+
+
+def rng_state() -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def init_weights(model: torch.nn.Module, normalizer: Normalizer, path: str,
+                 device: torch.device) -> None:
+    """``trainer.init_from``: start from another run's weights and feature statistics."""
+    ckpt = load_checkpoint(path, device)
+    try:
+        model.load_state_dict(ckpt["model"])
+        normalizer.load_state_dict(ckpt["normalizer"])
+    except RuntimeError as err:
+        first = str(err).splitlines()[0]
+        raise CheckpointError(f"trainer.init_from={path}: weights do not fit model.* ({first})"
+                              ) from None
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def train(cfg: TrainConfig) -> dict[str, float]:
-    """Train per ``cfg``; returns the best dev and the test metrics."""
+    """Train per ``cfg``; returns the best dev metric (``dev``) and the final scores of the
+    best checkpoint as written to ``results.json``."""
+    check_trainer(cfg)
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     device = resolve_device(cfg.trainer.device)
+    if cfg.trainer.amp == "fp16" and device.type != "cuda":
+        # oneDNN has no fp16 LSTM kernel
+        raise PhonelstmError("trainer.amp=fp16 needs a CUDA device; use trainer.amp=bf16 on CPU")
     torch.manual_seed(cfg.trainer.seed)
     out_dir = Path(cfg.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     task = cfg.trainer.task
-    if task not in ("ctc", "framewise"):
-        raise PhonelstmError(f"trainer.task must be 'ctc' or 'framewise', got {task!r}")
-    if task == "framewise" and cfg.model.stack_frames != 1:
-        raise PhonelstmError("model.stack_frames must be 1 for trainer.task=framewise")
 
     # Data
     prepare_corpus(cfg.data)
     train_utts = [u for name in cfg.data.train_manifests for u in load_split(cfg.data, name)]
+    train_utts += [u for path in cfg.data.extra_train for u in read_manifest(path)]
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
     vocab = Vocabulary.for_ctc(TIMIT61) if task == "ctc" else Vocabulary.for_frames(TIMIT61)
     train_loader, sampler = make_loader(train_utts, vocab, cfg, shuffle=True)
@@ -124,20 +181,27 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     augment = SpecAugment(cfg.features)
     model = build_model(cfg.model, extractor.dim, len(vocab)).to(device)
     optimizer = build_optimizer(model, cfg)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=cfg.optim.plateau_factor, patience=cfg.optim.plateau_patience)
+    scheduler = build_scheduler(optimizer, cfg)
+    amp_dtype = AMP_DTYPES[cfg.trainer.amp]
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     progress = Progress()
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+    normalizer = Normalizer(extractor.dim).to(device)
     if cfg.resume and last_path.is_file():
         ckpt = load_checkpoint(last_path, device)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        scheduler.load_state_dict(ckpt["scheduler"])
-        normalizer = Normalizer(extractor.dim).to(device)
+        if scheduler is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        if ckpt.get("scaler"):  # empty unless trainer.amp=fp16
+            scaler.load_state_dict(ckpt["scaler"])
         normalizer.load_state_dict(ckpt["normalizer"])
         progress = Progress(**ckpt["progress"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
+        set_rng_state(ckpt["rng"])
         log.info("resumed from %s at epoch %d, step %d", last_path, progress.epoch, progress.step)
+    elif cfg.trainer.init_from:
+        init_weights(model, normalizer, cfg.trainer.init_from, device)
+        log.info("initialised from %s", cfg.trainer.init_from)
     else:
         normalizer = fit_normalizer(train_loader, extractor, device)
     log.info("model: %s", describe(model))
@@ -147,8 +211,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     def checkpoint(path: Path) -> None:
         save_checkpoint(path, make_payload(
             cfg, vocab, model, normalizer, optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict(), progress=vars(progress),
-            rng={"torch": torch.get_rng_state()}))
+            scheduler=scheduler.state_dict() if scheduler is not None else None,
+            scaler=scaler.state_dict(), progress=vars(progress), rng=rng_state()))
 
     # Training
     writer = SummaryWriter(str(out_dir / "tensorboard"))
@@ -168,20 +232,26 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             batch = batch.to(device)
             feats, lengths = batch_features(batch, extractor, normalizer, cfg.features)
             feats = augment(feats, lengths)  # SpecAugment, when configured
-            logits, out_lengths = model(feats, lengths)  # (B, T', C)
-            if task == "ctc":
-                loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
-            else:
-                loss = frame_loss(logits, batch.frame_labels)
-                correct, frames = frame_accuracy(logits.detach().argmax(-1),
-                                                 batch.frame_labels[:, :logits.shape[1]])
-                train_correct, train_frames = train_correct + correct, train_frames + frames
             optimizer.zero_grad(set_to_none=True)
-            if torch.isfinite(loss):
-                loss.backward()
+            with weight_noise(model, cfg.trainer.weight_noise):
+                with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
+                    logits, out_lengths = model(feats, lengths)  # (B, T', C)
+                if task == "ctc":
+                    loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
+                else:
+                    loss = frame_loss(logits, batch.frame_labels)
+                    correct, frames = frame_accuracy(logits.detach().argmax(-1),
+                                                     batch.frame_labels[:, :logits.shape[1]])
+                    train_correct, train_frames = train_correct + correct, train_frames + frames
+                finite = bool(torch.isfinite(loss))
+                if finite:
+                    scaler.scale(loss).backward()
+            if finite:
                 if cfg.optim.grad_clip:
+                    scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                optimizer.step()
+                scaler.step(optimizer)
+                scaler.update()
                 loss_sum += loss.detach()
                 loss_count += 1
             else:
@@ -201,7 +271,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         dev = score(forward_batches(model, dev_loader, extractor, normalizer, cfg.features,
                                     device), vocab, references, cfg.trainer.score_phones)
         metric = dev_metric(dev, task)
-        scheduler.step(metric)
+        if scheduler is not None:
+            scheduler.step(metric)
         writer.add_scalar("dev/error", metric, progress.step)
         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], progress.step)
         train_accuracy = ""
@@ -232,28 +303,65 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     if progress.skipped_batches:
         log.warning("%d batches skipped for a non-finite loss", progress.skipped_batches)
 
-    # Evaluation of the best checkpoint
-    results = {"dev": progress.best_metric}
+    # Evaluation of the best checkpoint: greedy, and beam search when trainer.beam > 1
+    model.load_state_dict(load_checkpoint(best_path, device)["model"])
+    splits = {"dev": dev_loader}
     if cfg.trainer.eval_test:
-        model.load_state_dict(load_checkpoint(best_path, device)["model"])
         test_utts = load_split(cfg.data, cfg.data.test_manifest)
-        test_loader, _ = make_loader(test_utts, vocab, cfg, shuffle=False)
+        splits["test"], _ = make_loader(test_utts, vocab, cfg, shuffle=False)
         references.update({u.id: u.phones for u in test_utts})
-        confusion = ConfusionMatrix(vocab.symbols) if task == "framewise" else None
-        test = score(forward_batches(model, test_loader, extractor, normalizer, cfg.features,
-                                     device), vocab, references, cfg.trainer.score_phones,
-                     confusion=confusion)
-        log.info("test: %s", describe_scores(test, task))
-        if confusion is not None:
-            report = write_frame_report(confusion, out_dir, "test")
-            log.info("test frame accuracy on 39 folded classes: %.2f%% (report and confusion "
-                     "matrices: %s/test_*)", report["accuracy_39"], out_dir)
-        results["test"] = dev_metric(test, task)
+    results: dict[str, float] = {}
+    for split, loader in splits.items():
+        outputs = list(forward_batches(model, loader, extractor, normalizer, cfg.features,
+                                       device))
+        beams = (1, cfg.trainer.beam) if task == "ctc" and cfg.trainer.beam > 1 else (1,)
+        for beam in beams:
+            confusion = (ConfusionMatrix(vocab.symbols)
+                         if task == "framewise" and split == "test" else None)
+            scores = score(outputs, vocab, references, cfg.trainer.score_phones, beam,
+                           cfg.trainer.beam_backend, confusion=confusion)
+            key = f"{split}_{'greedy' if beam == 1 else 'beam'}" if task == "ctc" else split
+            results[key] = dev_metric(scores, task)
+            log.info("%s (%s): %s", split, "greedy" if beam == 1 else f"beam {beam}",
+                     describe_scores(scores, task))
+            if confusion is not None:
+                report = write_frame_report(confusion, out_dir, "test")
+                log.info("test frame accuracy on 39 folded classes: %.2f%% (report and "
+                         "confusion matrices: %s/test_*)", report["accuracy_39"], out_dir)
+    epochs = progress.epoch + progress.batches_done / max(len(sampler), 1)
+    write_results(out_dir / "results.json", cfg, model, progress, epochs, results, device)
+    if "test" in splits:
         if task == "ctc":
-            print(f"test PER: {test.errors.rate:.2f}%")
+            print(f"test PER: {results['test_greedy']:.2f}%")
         else:
-            print(f"test frame accuracy: {test.frame_accuracy:.2f}%")
-    return results
+            print(f"test frame accuracy: {100.0 - results['test']:.2f}%")
+    primary = {"test": results["test_greedy" if task == "ctc" else "test"]} if (
+        "test" in splits) else {}
+    return {**results, "dev": progress.best_metric, **primary}
+
+
+def write_results(path: Path, cfg: TrainConfig, model: torch.nn.Module, progress: Progress,
+                  epochs: float, metrics: dict[str, float], device: torch.device) -> None:
+    """``results.json`` beside the checkpoints: what ``scripts/collect_results.py`` tabulates.
+
+    CTC metrics are PER in percent (``dev_greedy``, ``dev_beam``, ``test_greedy``,
+    ``test_beam``); framewise ones are frame error in percent (``dev``, ``test``).
+    ``epochs`` counts a partly trained last epoch (``trainer.max_minutes``) as a fraction.
+    """
+    m = cfg.model
+    row = {
+        "name": cfg.name, "data": cfg.data.name, "task": cfg.trainer.task,
+        "model": describe(model), "cell": m.cell, "layers": m.layers, "hidden": m.hidden,
+        "proj_size": m.proj_size, "bidirectional": m.bidirectional,
+        "weights": count_parameters(model), "optim": cfg.optim.name,
+        "weight_noise": cfg.trainer.weight_noise, "beam": cfg.trainer.beam,
+        "score_phones": cfg.trainer.score_phones, "epochs": round(epochs, 2),
+        "best_epoch": progress.best_epoch + 1, "steps": progress.step,
+        "skipped_batches": progress.skipped_batches,
+        "hours": round(progress.train_seconds / 3600, 4), "device": device_name(device),
+        **{k: round(v, 2) for k, v in metrics.items()},
+    }
+    atomic_write_text(path, json.dumps(row, indent=2) + "\n")
 
 
 def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -264,6 +372,17 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
         return torch.optim.SGD(model.parameters(), lr=o.lr, momentum=o.momentum,
                                weight_decay=o.weight_decay)
     raise PhonelstmError(f"optim.name must be 'adam' or 'sgd', got {o.name!r}")
+
+
+def build_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig
+                    ) -> torch.optim.lr_scheduler.ReduceLROnPlateau | None:
+    o = cfg.optim
+    if o.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=o.plateau_factor, patience=o.plateau_patience)
+    if o.schedule == "none":
+        return None
+    raise PhonelstmError(f"optim.schedule must be 'plateau' or 'none', got {o.schedule!r}")
 
 
 @hydra.main(version_base="1.3", config_path=cli.CONF_DIR, config_name="train")

@@ -1,0 +1,107 @@
+"""Tabulate the ``results.json`` files of experiment folders into a README.
+
+    python scripts/collect_results.py exp/timit --readme recipes/timit_ctc/README.md
+    python scripts/collect_results.py exp/timit/cells --readme recipes/timit_ctc/README.md \\
+        --marker cells
+
+Every ``results.json`` under the given folders (``phonelstm-train`` writes one beside its
+checkpoints) becomes a row; the table replaces what lies between ``<!-- <marker>:begin -->``
+and ``<!-- <marker>:end -->`` in the README (written atomically), or is printed without
+``--readme``. Rows whose model matches a ``conf/model`` preset of Graves et al. (2013)
+Table 1 show the paper's core-test PER beside ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+from paper_table import PAPER_TABLE1
+
+from phonelstm.cli import CONF_DIR
+from phonelstm.config import ModelConfig, to_dataclass
+from phonelstm.data.manifest import atomic_write_text
+
+COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours", "device",
+           "dev greedy", "dev beam", "test greedy", "test beam", "paper test")
+DIGIT_COLUMNS = ("test digits greedy", "test digits beam")
+
+
+def model_key(row: dict) -> tuple:
+    return (row["cell"], row["layers"], row["hidden"], row["bidirectional"], row["proj_size"])
+
+
+def percent(row: dict, key: str) -> str:
+    return f"{row[key]:.1f}%" if key in row else "-"
+
+
+def paper_per_by_model() -> dict[tuple, str]:
+    """Paper PER keyed like ``model_key``, from the presets named in ``PAPER_TABLE1``."""
+    table = {}
+    for preset, (name, _, _, per) in PAPER_TABLE1.items():
+        cfg = to_dataclass(ModelConfig, OmegaConf.load(Path(CONF_DIR, "model", f"{preset}.yaml")))
+        key = (cfg.cell, cfg.layers, cfg.hidden, cfg.bidirectional, cfg.proj_size)
+        table[key] = f"{per:.1f}% ({name})"
+    return table
+
+
+def digit_accuracy(folder: Path) -> tuple[str, str]:
+    """Test digit accuracy (greedy, beam) from ``scripts/score_digits.py`` outputs, if any."""
+    found = {"greedy": "-", "beam": "-"}
+    for path in folder.glob("digits_test_beam*.json"):
+        r = json.loads(path.read_text())
+        found["greedy" if r["beam"] <= 1 else "beam"] = f"{r['digit_accuracy']:.1f}%"
+    return found["greedy"], found["beam"]
+
+
+def table(folders: list[Path]) -> str:
+    paper = paper_per_by_model()
+    rows = []
+    for path in sorted(p for folder in folders for p in folder.rglob("results.json")):
+        r = json.loads(path.read_text())
+        noise = f"{r['weight_noise']:g}" if r.get("weight_noise") else "-"
+        rows.append((str(path.parent), r["model"].split(":")[0], f"{r['weights'] / 1e6:.2f}M",
+                     r["optim"], noise, f"{r['epochs']:g}", f"{r['hours']:.2f}", r["device"],
+                     *(percent(r, key) for key in ("dev_greedy", "dev_beam", "test_greedy",
+                                                    "test_beam")),
+                     paper.get(model_key(r), "-"), *digit_accuracy(path.parent)))
+    columns = COLUMNS + DIGIT_COLUMNS
+    if all(row[-2:] == ("-", "-") for row in rows):  # no digit scoring: drop those columns
+        columns, rows = COLUMNS, [row[:-2] for row in rows]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def replace_between_markers(text: str, marker: str, body: str) -> str:
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    pattern = re.compile(re.escape(begin) + ".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise ValueError(f"no '{begin}' ... '{end}' markers")
+    return pattern.sub(lambda _: f"{begin}\n{body}\n{end}", text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--readme", type=Path)
+    parser.add_argument("--marker", default="results")
+    args = parser.parse_args()
+    body = table(args.folders)
+    if args.readme is None:
+        print(body)
+        return
+    try:
+        text = replace_between_markers(args.readme.read_text(), args.marker, body)
+    except (OSError, ValueError) as err:
+        sys.exit(f"collect_results: {args.readme}: {err}")
+    atomic_write_text(args.readme, text)
+    print(f"{body.count(chr(10)) - 1} result rows written to {args.readme}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""PER and digit accuracy of a CTC checkpoint on a prepared FSDD split.
+
+    python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192/best.pt [--split test] [--beam 1]
+
+Each hypothesis becomes the digit whose lexicon pronunciation is nearest in edit distance
+(``phonelstm.data.fsdd.digit_from_phones``); the reference digit is read the same way from
+the reference phones, which are the lexicon entry. Prints both figures and writes them to
+``digits_<split>_beam<N>.json`` beside the checkpoint (``scripts/collect_results.py`` shows
+them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from phonelstm.checkpoint import load_checkpoint, restore
+from phonelstm.data.fsdd import digit_from_phones
+from phonelstm.data.manifest import atomic_write_text
+from phonelstm.inference import decode_outputs, forward_batches
+from phonelstm.metrics import ErrorCounts, count_errors
+from phonelstm.phones import fold
+from phonelstm.prepare import load_split
+from phonelstm.train import make_loader, resolve_device
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--beam", type=int, default=1)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    config, vocab, model, extractor, normalizer = restore(load_checkpoint(args.checkpoint,
+                                                                         device), device)
+    utts = load_split(config.data, args.split)
+    references = {u.id: u.phones for u in utts}
+    loader, _ = make_loader(utts, vocab, config, shuffle=False)
+    errors, correct = ErrorCounts(), 0
+    for out in forward_batches(model, loader, extractor, normalizer, config.features, device):
+        for utt_id, hyp in zip(out.batch.ids, decode_outputs(out.log_probs, out.lengths,
+                                                             args.beam), strict=True):
+            phones, ref = vocab.decode(hyp.ids), references[utt_id]
+            errors += count_errors(fold(ref, 39), fold(phones, 39))
+            correct += digit_from_phones(phones) == digit_from_phones(ref)
+    accuracy = 100.0 * correct / len(utts)
+    print(f"{args.split}: {errors.summary()}, digit accuracy {accuracy:.2f}% "
+          f"({correct}/{len(utts)})")
+    out = args.checkpoint.parent / f"digits_{args.split}_beam{args.beam}.json"
+    atomic_write_text(out, json.dumps({
+        "split": args.split, "beam": args.beam, "per": round(errors.rate, 2),
+        "digit_accuracy": round(accuracy, 2), "utterances": len(utts)}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
