@@ -111,7 +111,7 @@ def decode_utterances(recognizer: Recognizer, utts: Sequence[Utterance], align: 
     results: dict[int, Result] = {}
     failed: dict[str, str] = {}
     batch: list[tuple[int, object]] = []
-    bar = tqdm(total=len(utts), unit="file", desc="decode", disable=not progress)
+    bar = tqdm(total=len(utts), unit="file", desc="decode", disable=None if progress else True)
 
     def finish(items: list[tuple[int, object]], log_probs: list) -> None:
         for (i, wave), lp in zip(items, log_probs, strict=True):
@@ -199,6 +199,8 @@ def decode(cfg: DecodeConfig) -> None:
 
 def report_failures(failed: dict[str, str], total: int, continue_on_error: bool) -> None:
     """List skipped recordings on stderr; fail unless ``continue_on_error``."""
+    if total == 1 and failed and not continue_on_error:
+        raise DecodeError(next(iter(failed.values())))  # one recording: its error is the line
     for audio, reason in failed.items():
         print(f"skipped {audio}: {reason}", file=sys.stderr)
     if failed and not continue_on_error:

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from .conftest import TIMIT_SAMPLE, run_cli
+
+WAV = TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav"
 
 
 def _one_line_error(result, *needles):
@@ -36,8 +38,14 @@ def test_empty_data_directory(tmp_path):
 
 
 def test_missing_checkpoint(tmp_path):
-    result = run_cli("decode", f"checkpoint={tmp_path}/none.pt", "input=x.wav", cwd=tmp_path)
+    result = run_cli("decode", f"checkpoint={tmp_path}/none.pt", f"input={WAV}", cwd=tmp_path)
     _one_line_error(result, "none.pt", "not found")
+
+
+def test_missing_input(tmp_path):
+    result = run_cli("decode", f"checkpoint={tmp_path}/none.pt", "input=nothing.wav",
+                     cwd=tmp_path)
+    _one_line_error(result, "input=nothing.wav")
 
 
 def test_missing_required_setting(tmp_path):
@@ -67,5 +75,5 @@ def test_unreadable_wav(tiny_checkpoint, tmp_path):
 def test_not_a_checkpoint(tmp_path):
     fake = tmp_path / "fake.pt"
     fake.write_text("hello")
-    result = run_cli("decode", f"checkpoint={fake}", "input=x.wav", cwd=tmp_path)
+    result = run_cli("decode", f"checkpoint={fake}", f"input={WAV}", cwd=tmp_path)
     _one_line_error(result, "fake.pt")
