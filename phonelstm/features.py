@@ -60,11 +60,6 @@ def num_frames(num_samples: int | Tensor, cfg: FeatureConfig) -> int | Tensor:
     return 1 + (num_samples - win) // hop if num_samples >= win else 0
 
 
-def frame_centre_seconds(frame: int, cfg: FeatureConfig) -> float:
-    win, hop = frame_params(cfg)
-    return (frame * hop + win // 2) / cfg.sample_rate
-
-
 def fft_size(win: int) -> int:
     return 1 << (win - 1).bit_length()
 

@@ -53,8 +53,6 @@ class Scores:
     errors: ErrorCounts = field(default_factory=ErrorCounts)
     frames_correct: int = 0
     frames_total: int = 0
-    loss_sum: float = 0.0
-    utterances: int = 0
 
     @property
     def frame_accuracy(self) -> float:
@@ -109,5 +107,4 @@ def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, li
                 confusion.update(labels, predicted)
             scores.frames_correct += correct
             scores.frames_total += total
-        scores.utterances += len(out.batch.ids)
     return scores

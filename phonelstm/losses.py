@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 from torch.nn import functional as F
 
@@ -23,7 +22,3 @@ def frame_loss(logits: Tensor, labels: Tensor) -> Tensor:
     T = min(logits.shape[1], labels.shape[1])
     return F.cross_entropy(logits[:, :T].float().flatten(0, 1), labels[:, :T].flatten(),
                            ignore_index=IGNORE)
-
-
-def is_finite(loss: Tensor) -> bool:
-    return bool(torch.isfinite(loss))

@@ -71,10 +71,6 @@ def frame_accuracy(predicted: Tensor, target: Tensor, ignore_index: int = -100) 
     return int((predicted[valid] == target[valid]).sum()), int(valid.sum())
 
 
-def to_list(x: Tensor) -> list[int]:
-    return torch.as_tensor(x).tolist()
-
-
 class ConfusionMatrix:
     """Frame counts of (reference, hypothesis) class pairs: ``counts[ref, hyp]``."""
 
