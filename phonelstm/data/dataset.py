@@ -7,7 +7,6 @@ Features are computed from the batched waveforms on the training device (see
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -34,13 +33,13 @@ def frame_labels(utt: Utterance, n_frames: int, vocab: Vocabulary, cfg: FeatureC
     if utt.segments is None:
         raise ValueError(f"utterance {utt.id} has no segments: frame labels need phone times")
     win, hop = frame_params(cfg)
-    starts = [s for s, _ in utt.segments]
-    ids = vocab.encode(utt.phones)
-    labels = torch.empty(n_frames, dtype=torch.long)
-    for t in range(n_frames):
-        centre = (t * hop + win // 2) / cfg.sample_rate
-        labels[t] = ids[max(bisect_right(starts, centre) - 1, 0)]
-    return labels
+    starts = torch.tensor([s for s, _ in utt.segments], dtype=torch.float64)
+    ids = torch.tensor(vocab.encode(utt.phones), dtype=torch.long)
+    centres = (torch.arange(n_frames, dtype=torch.float64) * hop + win // 2) / cfg.sample_rate
+    # the last segment starting at or before each centre (bisect_right - 1); before the first
+    # segment, the first phone
+    segment = (torch.searchsorted(starts, centres, right=True) - 1).clamp_min(0)
+    return ids[segment]  # (T,)
 
 
 @dataclass
