@@ -77,3 +77,11 @@ def test_not_a_checkpoint(tmp_path):
     fake.write_text("hello")
     result = run_cli("decode", f"checkpoint={fake}", f"input={WAV}", cwd=tmp_path)
     _one_line_error(result, "fake.pt")
+
+
+def test_framewise_training_on_a_corpus_without_phone_times(tmp_path):
+    result = run_cli("train", "data=fsdd", f"data.root={TIMIT_SAMPLE.parent / 'fsdd'}",
+                     f"data.dir={tmp_path}/fsdd", "trainer.task=framewise",
+                     "model.stack_frames=1", "debug=tiny", f"out_dir={tmp_path}/exp",
+                     cwd=tmp_path)
+    _one_line_error(result, "trainer.task=framewise", "phone times")

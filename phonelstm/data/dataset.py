@@ -18,6 +18,7 @@ from torch.utils.data import Dataset, Sampler
 
 from phonelstm.audio import AudioError, load_audio
 from phonelstm.config import FeatureConfig
+from phonelstm.data.corpus import DataError
 from phonelstm.data.manifest import Utterance
 from phonelstm.features import frame_params, num_frames
 from phonelstm.phones import Vocabulary
@@ -31,7 +32,8 @@ IGNORE = -100  # frame label of padding (and of frames no segment covers)
 def frame_labels(utt: Utterance, n_frames: int, vocab: Vocabulary, cfg: FeatureConfig) -> Tensor:
     """Label of every frame: the phone whose segment holds the frame's centre sample."""
     if utt.segments is None:
-        raise ValueError(f"utterance {utt.id} has no segments: frame labels need phone times")
+        raise DataError(f"utterance {utt.id} has no phone times (segments): "
+                        "trainer.task=framewise needs a corpus with time-aligned phones")
     win, hop = frame_params(cfg)
     starts = torch.tensor([s for s, _ in utt.segments], dtype=torch.float64)
     ids = torch.tensor(vocab.encode(utt.phones), dtype=torch.long)
