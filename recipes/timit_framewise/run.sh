@@ -10,10 +10,7 @@
 # phonelstm-prepare). MODELS picks the networks, PYTHON the interpreter (default: the
 # project's .venv made by `make venv`, else python).
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-default_python=python
-[[ -x .venv/bin/python ]] && default_python=.venv/bin/python
-PYTHON=${PYTHON:-$default_python}
+source "$(dirname "$0")/../path.sh"
 MODELS=${MODELS:-fw_mlp,fw_mlp_context,fw_rnn,fw_lstm_delay,fw_brnn,fw_blstm}
 
 data_args=()

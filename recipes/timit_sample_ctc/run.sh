@@ -3,16 +3,14 @@
 # are the sample's two held-out speakers (falr0, maeb0).
 # Usage: recipes/timit_sample_ctc/run.sh [more overrides...]
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-PY=${PYTHON:-python}
+source "$(dirname "$0")/../path.sh"
 
-$PY -m phonelstm.prepare                    # synthetic speech -> data/synth
-$PY -m phonelstm.prepare data=timit_sample  # TIMIT sample -> data/timit_sample
-$PY -m phonelstm.train data=timit_sample 'data.extra_train=[data/synth/train.jsonl]' \
-    data.max_frames_per_batch=8000 name=synth_plus_sample trainer.max_minutes=25 \
+$PYTHON -m phonelstm.prepare                    # synthetic speech -> data/synth
+$PYTHON -m phonelstm.prepare data=timit_sample  # TIMIT sample -> data/timit_sample
+$PYTHON -m phonelstm.train data=timit_sample 'data.extra_train=[data/synth/train.jsonl]' \
+    data.max_frames_per_batch=8000 name=synth_plus_sample trainer.max_minutes=15 \
     trainer.beam=16 "$@"
 # the same model on the 6 real speakers alone, for comparison
-$PY -m phonelstm.train data=timit_sample name=sample_only trainer.max_minutes=10 \
+$PYTHON -m phonelstm.train data=timit_sample name=sample_only trainer.max_minutes=5 \
     trainer.beam=16 "$@"
-$PY scripts/collect_results.py exp/timit_sample --readme recipes/timit_sample_ctc/README.md
+$PYTHON scripts/collect_results.py exp/timit_sample --readme recipes/timit_sample_ctc/README.md
