@@ -3,6 +3,10 @@
 With no arguments it prepares the embedded synthetic corpus (if needed), trains a small
 BLSTM-CTC on the CPU and prints ``test PER: <x>%`` as its last line. The loop reads top to
 bottom: data, features, model, optimiser; epochs of training; validation; checkpoints.
+
+Under ``torchrun`` every process trains a shard of each batch with DistributedDataParallel
+(``phonelstm.distributed``); rank 0 alone prepares the data, logs, scores the dev set, writes
+checkpoints and runs the final evaluation.
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from pathlib import Path
 import hydra
 import torch
 from omegaconf import DictConfig
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from phonelstm import cli
+from phonelstm import cli, distributed
 from phonelstm.checkpoint import CheckpointError, load_checkpoint, make_payload, save_checkpoint
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
@@ -49,8 +54,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
-                shuffle: bool) -> tuple[DataLoader, BucketBatchSampler]:
+def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig, shuffle: bool,
+                ctx: distributed.Context = distributed.SINGLE_PROCESS
+                ) -> tuple[DataLoader, BucketBatchSampler]:
+    """Batches of ``utts``; with several ranks, this rank's shard of every batch."""
     framewise = cfg.trainer.task == "framewise"
     cache = (FeatureCache(Path(cfg.data.dir) / ".feature_cache", utts, cfg.features)
              if cfg.features.cache else None)
@@ -58,7 +65,8 @@ def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
     sampler = BucketBatchSampler(utterance_frames(utts, cfg.features),
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
                                  shuffle=shuffle, seed=cfg.trainer.seed,
-                                 bucket_width=cfg.data.bucket_width)
+                                 bucket_width=cfg.data.bucket_width,
+                                 num_replicas=ctx.world_size, rank=ctx.rank)
     # a private generator: creating an iterator must not draw from the global RNG, whose
     # state the checkpoint restores for exact resume (dropout, weight noise)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
@@ -68,13 +76,17 @@ def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig,
 
 
 @torch.no_grad()
-def fit_normalizer(loader: DataLoader, extractor: FeatureExtractor,
-                   device: torch.device) -> Normalizer:
-    """Global feature mean/std from one streaming pass over the training set."""
+def fit_normalizer(loader: DataLoader, extractor: FeatureExtractor, device: torch.device,
+                   ctx: distributed.Context = distributed.SINGLE_PROCESS) -> Normalizer:
+    """Global feature mean/std from one streaming pass over the training set (each rank
+    reads its shard; the sums are added over ranks)."""
     normalizer = Normalizer(extractor.dim).to(device)
-    for batch in tqdm(loader, desc="feature stats", leave=False, disable=None):
+    for batch in tqdm(loader, desc="feature stats", leave=False, disable=None if ctx.is_main
+                      else True):
         batch = batch.to(device)
         normalizer.accumulate(*raw_batch_features(batch, extractor))
+    for buffer in normalizer.buffers():
+        distributed.all_reduce_sum(ctx, buffer)
     return normalizer
 
 
@@ -132,6 +144,27 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def rank_rng_state(ckpt: dict, ctx: distributed.Context) -> dict:
+    """This rank's RNG state from a checkpoint; rank 0's when the number of ranks changed."""
+    states = ckpt.get("rng_ranks", [ckpt["rng"]])
+    if len(states) != ctx.world_size:
+        log.warning("resuming with %d process(es) from a checkpoint of %d: the random draws "
+                    "(dropout, weight noise) differ from an uninterrupted run", ctx.world_size,
+                    len(states))
+        return states[0]
+    return states[ctx.rank]
+
+
+class NoWriter:
+    """TensorBoard writer of ranks other than 0: writes nothing."""
+
+    def add_scalar(self, *args: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def init_weights(model: torch.nn.Module, normalizer: Normalizer, path: str,
                  device: torch.device) -> None:
     """``trainer.init_from``: start from another run's weights and feature statistics."""
@@ -157,7 +190,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     check_trainer(cfg)
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
-    device = resolve_device(cfg.trainer.device)
+    ctx, device = distributed.setup(resolve_device(cfg.trainer.device))
     if cfg.trainer.amp == "fp16" and device.type != "cuda":
         # oneDNN has no fp16 LSTM kernel
         raise PhonelstmError("trainer.amp=fp16 needs a CUDA device; use trainer.amp=bf16 on CPU")
@@ -167,12 +200,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     task = cfg.trainer.task
 
     # Data
-    prepare_corpus(cfg.data)
+    if ctx.is_main:
+        prepare_corpus(cfg.data)
+    distributed.barrier(ctx)  # the other ranks read the manifests rank 0 prepared
     train_utts = [u for name in cfg.data.train_manifests for u in load_split(cfg.data, name)]
     train_utts += [u for path in cfg.data.extra_train for u in read_manifest(path)]
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
     vocab = Vocabulary.for_ctc(TIMIT61) if task == "ctc" else Vocabulary.for_frames(TIMIT61)
-    train_loader, sampler = make_loader(train_utts, vocab, cfg, shuffle=True)
+    train_loader, sampler = make_loader(train_utts, vocab, cfg, shuffle=True, ctx=ctx)
     dev_loader, _ = make_loader(dev_utts, vocab, cfg, shuffle=False)
     references = {u.id: u.phones for u in [*train_utts, *dev_utts]}
 
@@ -180,6 +215,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     extractor = FeatureExtractor(cfg.features).to(device)
     augment = SpecAugment(cfg.features)
     model = build_model(cfg.model, extractor.dim, len(vocab)).to(device)
+    if ctx.rank:  # its own dropout and noise draws; the weights are rank 0's (DDP broadcasts)
+        torch.manual_seed(cfg.trainer.seed + ctx.rank)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
     amp_dtype = AMP_DTYPES[cfg.trainer.amp]
@@ -197,35 +234,47 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             scaler.load_state_dict(ckpt["scaler"])
         normalizer.load_state_dict(ckpt["normalizer"])
         progress = Progress(**ckpt["progress"])
-        set_rng_state(ckpt["rng"])
+        set_rng_state(rank_rng_state(ckpt, ctx))
         log.info("resumed from %s at epoch %d, step %d", last_path, progress.epoch, progress.step)
     elif cfg.trainer.init_from:
         init_weights(model, normalizer, cfg.trainer.init_from, device)
         log.info("initialised from %s", cfg.trainer.init_from)
     else:
-        normalizer = fit_normalizer(train_loader, extractor, device)
+        normalizer = fit_normalizer(train_loader, extractor, device, ctx)
+    step_model: torch.nn.Module = model  # what the training step calls
+    if ctx.enabled:
+        step_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False)
     log.info("model: %s", describe(model))
-    log.info("data: %d train / %d dev utterances, %d phones, device %s",
-             len(train_utts), len(dev_utts), len(vocab), device)
+    log.info("data: %d train / %d dev utterances, %d phones, device %s%s",
+             len(train_utts), len(dev_utts), len(vocab), device,
+             f", {ctx.world_size} processes" if ctx.enabled else "")
 
     def checkpoint(path: Path) -> None:
+        """Every rank calls this (their RNG states are gathered); rank 0 writes."""
+        rng = distributed.gather(ctx, rng_state())
+        if not ctx.is_main:
+            return
+        per_rank = {"rng_ranks": rng} if ctx.world_size > 1 else {}
         save_checkpoint(path, make_payload(
             cfg, vocab, model, normalizer, optimizer=optimizer.state_dict(),
             scheduler=scheduler.state_dict() if scheduler is not None else None,
-            scaler=scaler.state_dict(), progress=vars(progress), rng=rng_state()))
+            scaler=scaler.state_dict(), progress=vars(progress), rng=rng[0], **per_rank))
 
     # Training
-    writer = SummaryWriter(str(out_dir / "tensorboard"))
+    writer = SummaryWriter(str(out_dir / "tensorboard")) if ctx.is_main else NoWriter()
     start = time.monotonic() - progress.train_seconds
     budget = cfg.trainer.max_minutes * 60 or math.inf
     while progress.epoch < cfg.trainer.max_epochs and progress.bad_epochs < (
             cfg.trainer.patience or math.inf):
         sampler.set_epoch(progress.epoch)
-        model.train()
+        step_model.train()
         loss_sum, loss_count = torch.zeros((), device=device), 0
         train_correct = train_frames = 0  # framewise: running accuracy over the epoch
-        bar = tqdm(train_loader, desc=f"epoch {progress.epoch + 1}", leave=False, disable=None,
-                   initial=progress.batches_done, total=len(sampler))
+        bar = tqdm(train_loader, desc=f"epoch {progress.epoch + 1}", leave=False,
+                   disable=None if ctx.is_main else True, initial=progress.batches_done,
+                   total=len(sampler))
         for index, batch in enumerate(bar):
             if index < progress.batches_done:
                 continue  # resumed mid-epoch: these batches were already trained
@@ -235,18 +284,23 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             optimizer.zero_grad(set_to_none=True)
             with weight_noise(model, cfg.trainer.weight_noise):
                 with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
-                    logits, out_lengths = model(feats, lengths)  # (B, T', C)
+                    logits, out_lengths = step_model(feats, lengths)  # (B, T', C)
                 if task == "ctc":
                     loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
+                    count = len(batch.ids)
                 else:
                     loss = frame_loss(logits, batch.frame_labels)
-                    correct, frames = frame_accuracy(logits.detach().argmax(-1),
-                                                     batch.frame_labels[:, :logits.shape[1]])
-                    train_correct, train_frames = train_correct + correct, train_frames + frames
-                finite = bool(torch.isfinite(loss))
-                if finite:
+                    correct, count = frame_accuracy(logits.detach().argmax(-1),
+                                                    batch.frame_labels[:, :logits.shape[1]])
+                    train_correct, train_frames = train_correct + correct, train_frames + count
+                loss = distributed.global_mean(ctx, loss, count)
+                # decided alike on every rank, or DDP would wait for a rank that stopped
+                nonfinite, out_of_time = distributed.any_rank(
+                    ctx, [not bool(torch.isfinite(loss)), time.monotonic() - start > budget],
+                    device)
+                if not nonfinite:
                     scaler.scale(loss).backward()
-            if finite:
+            if not nonfinite:
                 if cfg.optim.grad_clip:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
@@ -265,14 +319,23 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             if cfg.trainer.save_every_steps and progress.step % cfg.trainer.save_every_steps == 0:
                 progress.train_seconds = time.monotonic() - start
                 checkpoint(last_path)
-            if time.monotonic() - start > budget:
+            if out_of_time:
                 break
         epoch_finished = progress.batches_done == len(sampler)
-        dev = score(forward_batches(model, dev_loader, extractor, normalizer, cfg.features,
-                                    device), vocab, references, cfg.trainer.score_phones)
-        metric = dev_metric(dev, task)
+        dev = None  # rank 0 scores the dev set; the other ranks wait for its metric
+        if ctx.is_main:
+            dev = score(forward_batches(model, dev_loader, extractor, normalizer, cfg.features,
+                                        device), vocab, references, cfg.trainer.score_phones)
+        metric = distributed.broadcast_float(ctx, dev_metric(dev, task) if dev is not None
+                                             else math.nan,
+                                             device)
         if scheduler is not None:
             scheduler.step(metric)
+        # epoch means over all ranks: loss, and framewise the frame counts
+        totals = distributed.all_reduce_sum(ctx, torch.tensor(
+            [float(loss_sum), train_correct, train_frames], dtype=torch.float64, device=device))
+        train_loss = float(totals[0]) / ctx.world_size / max(loss_count, 1)
+        train_correct, train_frames = int(totals[1]), int(totals[2])
         writer.add_scalar("dev/error", metric, progress.step)
         writer.add_scalar("train/lr", optimizer.param_groups[0]["lr"], progress.step)
         train_accuracy = ""
@@ -280,9 +343,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
             writer.add_scalar("train/frame_accuracy", 100 * train_correct / train_frames,
                               progress.step)
             train_accuracy = f" (frame accuracy {100 * train_correct / train_frames:.2f}%)"
-        log.info("epoch %d: train loss %.3f%s, dev %s, %.1f min", progress.epoch + 1,
-                 float(loss_sum) / max(loss_count, 1), train_accuracy,
-                 describe_scores(dev, task), (time.monotonic() - start) / 60)
+        if dev is not None:
+            log.info("epoch %d: train loss %.3f%s, dev %s, %.1f min", progress.epoch + 1,
+                     train_loss, train_accuracy, describe_scores(dev, task),
+                     (time.monotonic() - start) / 60)
         improved = metric < progress.best_metric
         if improved:
             progress.best_metric, progress.best_epoch, progress.bad_epochs = (
@@ -296,10 +360,13 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         checkpoint(last_path)
         if improved:
             checkpoint(best_path)
-        if time.monotonic() - start > budget:
+        if distributed.any_rank(ctx, [time.monotonic() - start > budget], device)[0]:
             log.info("trainer.max_minutes=%g reached", cfg.trainer.max_minutes)
             break
     writer.close()
+    distributed.teardown(ctx)  # the other ranks are done; rank 0 evaluates
+    if not ctx.is_main:
+        return {"dev": progress.best_metric}
     if progress.skipped_batches:
         log.warning("%d batches skipped for a non-finite loss", progress.skipped_batches)
 

@@ -146,16 +146,31 @@ class BucketBatchSampler(Sampler[list[int]]):
     buckets of ``bucket_width`` frames (so batch composition varies between epochs), packs
     batches while ``batch_size * longest <= max_frames`` and ``batch_size <= max_batch``,
     and shuffles the order of the batches.
+
+    Data-parallel training (``num_replicas`` ranks): every rank computes the same global
+    batches, each holding at least ``num_replicas`` utterances, and iterates over its shard
+    of each, ``batch[rank::num_replicas]`` (neighbours in length, so shards pad alike).
+    ``max_frames`` and ``max_batch`` therefore bound the global batch, whatever the number
+    of ranks.
     """
 
     def __init__(self, lengths: Sequence[int], max_frames: int, max_batch: int = 64,
-                 shuffle: bool = True, seed: int = 0, bucket_width: int = 10) -> None:
+                 shuffle: bool = True, seed: int = 0, bucket_width: int = 10,
+                 num_replicas: int = 1, rank: int = 0) -> None:
+        if num_replicas > 1 and len(lengths) < num_replicas:
+            raise DataError(f"{len(lengths)} utterances cannot be shared by {num_replicas} "
+                            "processes: use fewer processes or more data")
+        if max_batch < num_replicas:
+            raise DataError(f"data.max_batch_size={max_batch} is smaller than the number of "
+                            f"processes ({num_replicas}): each batch is split across them")
         self.lengths = list(lengths)
         self.max_frames = max_frames
         self.max_batch = max_batch
         self.shuffle = shuffle
         self.seed = seed
         self.bucket_width = bucket_width
+        self.num_replicas = num_replicas
+        self.rank = rank
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -171,13 +186,16 @@ class BucketBatchSampler(Sampler[list[int]]):
         longest = 0
         for i in order:
             candidate = max(longest, self.lengths[i])
-            if current and (candidate * (len(current) + 1) > self.max_frames
-                            or len(current) >= self.max_batch):
+            if len(current) >= self.num_replicas and (
+                    candidate * (len(current) + 1) > self.max_frames
+                    or len(current) >= self.max_batch):
                 batches.append(current)
                 current, candidate = [], self.lengths[i]
             current.append(i)
             longest = candidate
         if current:
+            if len(current) < self.num_replicas:  # too few to share: join the previous batch
+                current = batches.pop() + current
             batches.append(current)
         if self.shuffle:
             perm = torch.randperm(len(batches), generator=generator).tolist()
@@ -185,7 +203,7 @@ class BucketBatchSampler(Sampler[list[int]]):
         return batches
 
     def __iter__(self) -> Iterator[list[int]]:
-        return iter(self.batches())
+        return (batch[self.rank::self.num_replicas] for batch in self.batches())
 
     def __len__(self) -> int:
         return len(self.batches())
