@@ -119,12 +119,11 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_result(sample_cor
 def test_torchrun_with_one_gpu_process_matches_the_plain_run(sample_corpus, tmp_path):
     data = corpus(sample_corpus, tmp_path / "data", n_train=8)
     args = ["model.hidden=32", "model.dropout=0", "trainer.max_epochs=2"]
-    gpu = [a.replace("trainer.device=cpu", "trainer.device=cuda")
-           for a in overrides(data, tmp_path / "plain", *args)]
-    plain = run_cli("train", *gpu, cwd=tmp_path)
+    on_gpu = lambda out: [a.replace("device=cpu", "device=cuda")  # noqa: E731
+                          for a in overrides(data, tmp_path / out, *args)]
+    plain = run_cli("train", *on_gpu("plain"), cwd=tmp_path)
     assert plain.returncode == 0, plain.stderr[-3000:]
-    gpu[-len(args) - 1] = f"out_dir={tmp_path / 'torchrun'}"
-    finish(torchrun(1, gpu, cwd=tmp_path))
+    finish(torchrun(1, on_gpu("torchrun"), cwd=tmp_path))
     a = load_checkpoint(tmp_path / "plain" / "last.pt")
     b = load_checkpoint(tmp_path / "torchrun" / "last.pt")
     for key, value in a["model"].items():
