@@ -19,6 +19,8 @@ from phonelstm.config import ModelConfig
 from phonelstm.errors import PhonelstmError
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN}
+# the functions nn.LSTM/GRU/RNN call (cuDNN on GPUs), for one direction of one layer at a time
+_CELL_FUNCTIONS = {"lstm": torch.lstm, "gru": torch.gru, "rnn_tanh": torch.rnn_tanh}
 
 
 class ModelConfigError(PhonelstmError):
@@ -176,6 +178,10 @@ class RecurrentModel(nn.Module):
     each utterance gets ``d`` zero frames appended after its own end, the network runs over
     them, and the outputs are read ``d`` steps late, so a unidirectional model sees ``d``
     frames of future context before classifying a frame.
+
+    The recurrent stack runs over packed sequences, or with ``padded = True`` over the padded
+    batch as it is (``_padded``): the same outputs at valid frames, with no host
+    synchronisation and static shapes, which CUDA graphs need.
     """
 
     def __init__(self, cfg: ModelConfig, input_dim: int, num_classes: int) -> None:
@@ -210,6 +216,7 @@ class RecurrentModel(nn.Module):
                 **extra,
             )
         self.output = nn.Linear((cfg.proj_size or cfg.hidden) * directions, num_classes)
+        self.padded = False
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         # x: (B, T, F), lengths: (B,)
@@ -226,10 +233,35 @@ class RecurrentModel(nn.Module):
             for index, layer in enumerate(self.rnn):
                 x = layer(self.dropout(x) if index else x, lengths)
             return x
+        if self.padded:
+            return self._padded(x, lengths)
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         hidden, _ = self.rnn(packed)
         hidden, _ = pad_packed_sequence(hidden, batch_first=True, total_length=x.shape[1])
         return hidden
+
+    def _padded(self, x: Tensor, lengths: Tensor) -> Tensor:
+        """``self.rnn`` over the zero-padded batch ``(B, T, F)`` with its own weights, one
+        direction of one layer per call: the forward direction reads padding only after the
+        valid frames, the backward one runs over each sequence reversed within its length."""
+        rnn, run = self.rnn, _CELL_FUNCTIONS[self.cfg.cell]
+        suffixes = ("", "_reverse") if rnn.bidirectional else ("",)
+        B = x.shape[0]
+        h0 = x.new_zeros(1, B, rnn.proj_size or rnn.hidden_size)
+        state = (h0, x.new_zeros(1, B, rnn.hidden_size)) if self.cfg.cell == "lstm" else h0
+        for layer in range(rnn.num_layers):
+            if layer:
+                x = nn.functional.dropout(x, rnn.dropout, self.training)
+            outputs = []
+            for suffix in suffixes:
+                weights = [getattr(rnn, name) for name in rnn._flat_weights_names
+                           if name.endswith(f"_l{layer}{suffix}")]
+                inputs = reverse_padded(x, lengths) if suffix else x
+                out = run(inputs, state, weights, rnn.bias, 1, 0.0, self.training, False,
+                          True)[0]  # (B, T, H)
+                outputs.append(reverse_padded(out, lengths) if suffix else out)
+            x = torch.cat(outputs, dim=-1)  # (B, T, directions * H)
+        return x
 
 
 class MLP(nn.Module):

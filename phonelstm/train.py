@@ -33,12 +33,13 @@ from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
 from phonelstm.data.manifest import Utterance, atomic_write_text, read_manifest
 from phonelstm.errors import PhonelstmError
+from phonelstm.fast_path import GraphedModel, StaticShapes, longest_frames, pad_batch
 from phonelstm.feature_cache import FeatureCache
 from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
 from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
 from phonelstm.losses import ctc_loss, frame_loss
 from phonelstm.metrics import ConfusionMatrix, frame_accuracy, write_frame_report
-from phonelstm.model import build_model, count_parameters, describe
+from phonelstm.model import RecurrentModel, build_model, count_parameters, describe
 from phonelstm.noise import weight_noise
 from phonelstm.phones import TIMIT61, Vocabulary
 from phonelstm.prepare import load_split, prepare_corpus
@@ -66,7 +67,9 @@ def make_loader(utts: list[Utterance], vocab: Vocabulary, cfg: TrainConfig, shuf
                                  cfg.data.max_frames_per_batch, cfg.data.max_batch_size,
                                  shuffle=shuffle, seed=cfg.trainer.seed,
                                  bucket_width=cfg.data.bucket_width,
-                                 num_replicas=ctx.world_size, rank=ctx.rank)
+                                 num_replicas=ctx.world_size, rank=ctx.rank,
+                                 length_quantum=cfg.trainer.static_frames
+                                 if cfg.trainer.fast and shuffle else 1)
     # a private generator: creating an iterator must not draw from the global RNG, whose
     # state the checkpoint restores for exact resume (dropout, weight noise)
     loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate,
@@ -129,6 +132,8 @@ def check_trainer(cfg: TrainConfig) -> None:
         raise PhonelstmError(f"trainer.weight_noise must be >= 0, got {t.weight_noise}")
     if t.beam < 1:
         raise PhonelstmError(f"trainer.beam must be >= 1, got {t.beam}")
+    if t.static_frames < 1:
+        raise PhonelstmError(f"trainer.static_frames must be >= 1, got {t.static_frames}")
 
 
 def rng_state() -> dict:
@@ -246,6 +251,15 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         step_model = DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
             broadcast_buffers=False)
+    # the fast path: static shapes, padded recurrences, CUDA graphs (one process, GPU)
+    shapes = graphed = None
+    if cfg.trainer.fast:
+        shapes = StaticShapes(cfg.trainer.static_frames, cfg.data.max_frames_per_batch,
+                              cfg.data.max_batch_size, ctx.world_size)
+        if isinstance(model, RecurrentModel):
+            model.padded = True
+        if device.type == "cuda" and not ctx.enabled:
+            graphed = GraphedModel(model, amp_dtype)
     log.info("model: %s", describe(model))
     log.info("data: %d train / %d dev utterances, %d phones, device %s%s",
              len(train_utts), len(dev_utts), len(vocab), device,
@@ -278,13 +292,22 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         for index, batch in enumerate(bar):
             if index < progress.batches_done:
                 continue  # resumed mid-epoch: these batches were already trained
+            longest = longest_frames(batch, cfg.features) if shapes else 0
             batch = batch.to(device)
             feats, lengths = batch_features(batch, extractor, normalizer, cfg.features)
             feats = augment(feats, lengths)  # SpecAugment, when configured
+            if shapes:
+                feats, lengths = pad_batch(feats, lengths, shapes.shape(longest))
             optimizer.zero_grad(set_to_none=True)
             with weight_noise(model, cfg.trainer.weight_noise):
-                with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else nullcontext():
-                    logits, out_lengths = step_model(feats, lengths)  # (B, T', C)
+                if graphed:
+                    logits, out_lengths = graphed(feats, lengths)
+                else:
+                    with (torch.autocast(device.type, dtype=amp_dtype) if amp_dtype
+                          else nullcontext()):
+                        logits, out_lengths = step_model(feats, lengths)  # (B, T', C)
+                real = len(batch.ids)  # the static shape's extra rows are not scored
+                logits, out_lengths = logits[:real], out_lengths[:real]
                 if task == "ctc":
                     loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
                     count = len(batch.ids)

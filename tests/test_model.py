@@ -8,10 +8,12 @@ from phonelstm.model import ModelConfigError, build_model, count_parameters, sta
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn_tanh"])
 @pytest.mark.parametrize("bidirectional", [True, False])
 @pytest.mark.parametrize("stack", [1, 3])
-def test_output_is_invariant_to_batch_padding(cell, bidirectional, stack):
+@pytest.mark.parametrize("padded", [False, True], ids=["packed", "padded"])
+def test_output_is_invariant_to_batch_padding(cell, bidirectional, stack, padded):
     cfg = ModelConfig(cell=cell, bidirectional=bidirectional, hidden=16, layers=2, dropout=0.0,
                       stack_frames=stack)
     model = build_model(cfg, input_dim=5, num_classes=7).eval()
+    model.padded = padded
     short = torch.randn(1, 11, 5)
     alone, alone_len = model(short, torch.tensor([11]))
     padded = torch.cat([short, torch.randn(1, 9, 5) * 100], dim=1)  # garbage padding
@@ -51,3 +53,26 @@ def test_bad_model_config_is_a_clear_error():
         build_model(ModelConfig(cell="transformer"), 5, 5)
     with pytest.raises(ModelConfigError, match="proj_size"):
         build_model(ModelConfig(cell="gru", proj_size=4), 5, 5)
+
+
+@pytest.mark.parametrize("settings", [
+    dict(cell="lstm"), dict(cell="gru"), dict(cell="rnn_tanh"), dict(cell="lstm", proj_size=6),
+    dict(cell="lstm", bidirectional=False, target_delay=2), dict(cell="lstm", stack_frames=3),
+], ids=["lstm", "gru", "rnn_tanh", "lstmp", "delay", "stack"])
+def test_padded_recurrence_equals_packed_in_outputs_and_gradients(settings):
+    cfg = ModelConfig(**{"hidden": 12, "layers": 3, "dropout": 0.0, "stack_frames": 1,
+                         "bidirectional": True, **settings})
+    model = build_model(cfg, input_dim=5, num_classes=7)
+    x, lengths = torch.randn(3, 13, 5), torch.tensor([13, 7, 1])
+    results = []
+    for padded in (False, True):
+        model.padded = padded
+        model.zero_grad()
+        logits, out_lengths = model(x, lengths)
+        mask = torch.arange(logits.shape[1]) < out_lengths.unsqueeze(1)  # (B, T')
+        (logits[mask] ** 2).sum().backward()
+        results.append((logits[mask], [p.grad.clone() for p in model.parameters()]))
+    (packed, packed_grads), (padded, padded_grads) = results
+    torch.testing.assert_close(padded, packed, rtol=1e-5, atol=1e-6)
+    for a, b in zip(padded_grads, packed_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5)

@@ -152,11 +152,14 @@ class BucketBatchSampler(Sampler[list[int]]):
     of each, ``batch[rank::num_replicas]`` (neighbours in length, so shards pad alike).
     ``max_frames`` and ``max_batch`` therefore bound the global batch, whatever the number
     of ranks.
+
+    Static shapes (``length_quantum > 1``): batches are packed by lengths rounded up to a
+    multiple of ``length_quantum``, the length they are padded to (``phonelstm.fast_path``).
     """
 
     def __init__(self, lengths: Sequence[int], max_frames: int, max_batch: int = 64,
                  shuffle: bool = True, seed: int = 0, bucket_width: int = 10,
-                 num_replicas: int = 1, rank: int = 0) -> None:
+                 num_replicas: int = 1, rank: int = 0, length_quantum: int = 1) -> None:
         if num_replicas > 1 and len(lengths) < num_replicas:
             raise DataError(f"{len(lengths)} utterances cannot be shared by {num_replicas} "
                             "processes: use fewer processes or more data")
@@ -164,6 +167,7 @@ class BucketBatchSampler(Sampler[list[int]]):
             raise DataError(f"data.max_batch_size={max_batch} is smaller than the number of "
                             f"processes ({num_replicas}): each batch is split across them")
         self.lengths = list(lengths)
+        self.padded_lengths = [-(-n // length_quantum) * length_quantum for n in lengths]
         self.max_frames = max_frames
         self.max_batch = max_batch
         self.shuffle = shuffle
@@ -185,12 +189,12 @@ class BucketBatchSampler(Sampler[list[int]]):
         current: list[int] = []
         longest = 0
         for i in order:
-            candidate = max(longest, self.lengths[i])
+            candidate = max(longest, self.padded_lengths[i])
             if len(current) >= self.num_replicas and (
                     candidate * (len(current) + 1) > self.max_frames
                     or len(current) >= self.max_batch):
                 batches.append(current)
-                current, candidate = [], self.lengths[i]
+                current, candidate = [], self.padded_lengths[i]
             current.append(i)
             longest = candidate
         if current:
