@@ -83,6 +83,7 @@ class DataConfig:
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
     extra_train: list[str] = field(default_factory=list)  # more training manifest files
+    train_repeat: int = 1  # the corpus's own training utterances this many times an epoch
     dev_manifest: str = "dev"
     test_manifest: str = "test"
     max_frames_per_batch: int = 8000

@@ -132,6 +132,8 @@ def check_trainer(cfg: TrainConfig) -> None:
         raise PhonelstmError(f"trainer.weight_noise must be >= 0, got {t.weight_noise}")
     if t.beam < 1:
         raise PhonelstmError(f"trainer.beam must be >= 1, got {t.beam}")
+    if cfg.data.train_repeat < 1:
+        raise PhonelstmError(f"data.train_repeat must be >= 1, got {cfg.data.train_repeat}")
     if t.static_frames < 1:
         raise PhonelstmError(f"trainer.static_frames must be >= 1, got {t.static_frames}")
 
@@ -208,7 +210,9 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     if ctx.is_main:
         prepare_corpus(cfg.data)
     distributed.barrier(ctx)  # the other ranks read the manifests rank 0 prepared
-    train_utts = [u for name in cfg.data.train_manifests for u in load_split(cfg.data, name)]
+    # data.train_repeat oversamples a small corpus beside a large data.extra_train one
+    train_utts = [u for name in cfg.data.train_manifests
+                  for u in load_split(cfg.data, name)] * cfg.data.train_repeat
     train_utts += [u for path in cfg.data.extra_train for u in read_manifest(path)]
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
     vocab = Vocabulary.for_ctc(TIMIT61) if task == "ctc" else Vocabulary.for_frames(TIMIT61)

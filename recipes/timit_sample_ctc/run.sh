@@ -7,10 +7,13 @@ source "$(dirname "$0")/../path.sh"
 
 $PYTHON -m phonelstm.prepare                    # synthetic speech -> data/synth
 $PYTHON -m phonelstm.prepare data=timit_sample  # TIMIT sample -> data/timit_sample
+# the 48 real utterances 20 times an epoch beside 4000 synthetic ones; per-utterance mean
+# and variance normalisation, which suits both kinds of audio
 $PYTHON -m phonelstm.train data=timit_sample 'data.extra_train=[data/synth/train.jsonl]' \
-    data.max_frames_per_batch=8000 name=synth_plus_sample trainer.max_minutes=15 \
-    trainer.beam=16 "$@"
-# the same model on the 6 real speakers alone, for comparison
-$PYTHON -m phonelstm.train data=timit_sample name=sample_only trainer.max_minutes=5 \
-    trainer.beam=16 "$@"
+    data.train_repeat=20 features.normalize=utterance data.max_frames_per_batch=8000 \
+    name=synth_plus_sample trainer.max_minutes=15 trainer.beam=16 "$@"
+# the same model on the 6 real speakers alone, for comparison (no early stopping: the
+# best dev epoch is kept)
+$PYTHON -m phonelstm.train data=timit_sample features.normalize=utterance name=sample_only \
+    trainer.max_minutes=5 trainer.max_epochs=200 trainer.patience=0 trainer.beam=16 "$@"
 $PYTHON scripts/collect_results.py exp/timit_sample --readme recipes/timit_sample_ctc/README.md
