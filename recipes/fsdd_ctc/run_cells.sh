@@ -9,6 +9,6 @@ source "$(dirname "$0")/../path.sh"
 $PYTHON -m phonelstm.prepare data=fsdd
 $PYTHON -m phonelstm.train --multirun data=fsdd features.sample_rate=8000 \
     data.max_batch_size=16 model=blstm_3x250,bgru_3x290,blstmp_3x344p160 \
-    model.stack_frames=3 trainer.max_epochs=10 trainer.beam=16 "$@"
+    model.stack_frames=3 trainer.max_epochs=6 trainer.beam=16 "$@"
 $PYTHON scripts/collect_results.py exp/fsdd/ctc_lstm_3x250 exp/fsdd/ctc_gru_3x290 \
     exp/fsdd/ctc_lstm_3x344 --readme recipes/fsdd_ctc/README.md --marker cells
