@@ -24,6 +24,7 @@ def test_timit_ctc_recipe_runs_on_an_ldc_tree(tmp_path):
     work = tmp_path / "work"
     (work / "recipes" / "timit_ctc").mkdir(parents=True)
     shutil.copy(ROOT / "recipes/timit_ctc/run.sh", work / "recipes/timit_ctc/run.sh")
+    shutil.copy(ROOT / "recipes/path.sh", work / "recipes/path.sh")
     readme = work / "recipes/timit_ctc/README.md"
     readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
     (work / "scripts").symlink_to(ROOT / "scripts")

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # LSTM, GRU and LSTMP at matched weight counts (about 3.8M each; issue 11) on FSDD, with the
-# data, features and batches of run.sh and the same epoch budget for every cell, as one
-# Hydra multirun; rewrites the "cells" table of this recipe's README.
+# settings of run.sh (conf/experiment/fsdd_ctc.yaml), as one Hydra multirun; rewrites the
+# "cells" table of this recipe's README.
 # Usage: recipes/fsdd_ctc/run_cells.sh [more overrides...]
 set -euo pipefail
 source "$(dirname "$0")/../path.sh"
 
 $PYTHON -m phonelstm.prepare data=fsdd
-$PYTHON -m phonelstm.train --multirun data=fsdd features.sample_rate=8000 \
-    data.max_batch_size=16 model=blstm_3x250,bgru_3x290,blstmp_3x344p160 \
-    model.stack_frames=3 trainer.max_epochs=6 trainer.beam=16 "$@"
+$PYTHON -m phonelstm.train --multirun experiment=fsdd_ctc \
+    model=blstm_3x250,bgru_3x290,blstmp_3x344p160 "$@"
 $PYTHON scripts/collect_results.py exp/fsdd/ctc_lstm_3x250 exp/fsdd/ctc_gru_3x290 \
     exp/fsdd/ctc_lstm_3x344 --readme recipes/fsdd_ctc/README.md --marker cells
