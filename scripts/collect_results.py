@@ -7,8 +7,8 @@
 Every ``results.json`` under the given folders (``phonelstm-train`` writes one beside its
 checkpoints) becomes a row; the table replaces what lies between ``<!-- <marker>:begin -->``
 and ``<!-- <marker>:end -->`` in the README (written atomically), or is printed without
-``--readme``. Rows whose model matches a ``conf/model`` preset of Graves et al. (2013)
-Table 1 show the paper's core-test PER beside ours.
+``--readme``. Full-TIMIT rows whose model matches a ``conf/model`` preset of Graves et al.
+(2013) Table 1 show the paper's core-test PER beside ours.
 """
 
 from __future__ import annotations
@@ -68,10 +68,15 @@ def table(folders: list[Path]) -> str:
                      r["optim"], noise, f"{r['epochs']:g}", f"{r['hours']:.2f}", r["device"],
                      *(percent(r, key) for key in ("dev_greedy", "dev_beam", "test_greedy",
                                                     "test_beam")),
-                     paper.get(model_key(r), "-"), *digit_accuracy(path.parent)))
-    columns = COLUMNS + DIGIT_COLUMNS
-    if all(row[-2:] == ("-", "-") for row in rows):  # no digit scoring: drop those columns
-        columns, rows = COLUMNS, [row[:-2] for row in rows]
+                     paper.get(model_key(r), "-") if r["data"] == "timit" else "-",
+                     *digit_accuracy(path.parent)))
+    columns = list(COLUMNS + DIGIT_COLUMNS)
+    # the paper's figure (full TIMIT only) and digit accuracy: dropped when no row has them
+    for name in ("paper test", *DIGIT_COLUMNS):
+        index = columns.index(name)
+        if all(row[index] == "-" for row in rows):
+            del columns[index]
+            rows = [row[:index] + row[index + 1:] for row in rows]
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     return "\n".join(lines)
