@@ -55,6 +55,7 @@ def test_bad_model_config_is_a_clear_error():
         build_model(ModelConfig(cell="gru", proj_size=4), 5, 5)
 
 
+@pytest.mark.filterwarnings("ignore:LSTM with projections is not supported with oneDNN")
 @pytest.mark.parametrize("settings", [
     dict(cell="lstm"), dict(cell="gru"), dict(cell="rnn_tanh"), dict(cell="lstm", proj_size=6),
     dict(cell="lstm", bidirectional=False, target_delay=2), dict(cell="lstm", stack_frames=3),
