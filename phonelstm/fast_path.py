@@ -22,7 +22,7 @@ import torch
 from torch import Tensor, nn
 
 from phonelstm.config import FeatureConfig
-from phonelstm.data.dataset import Batch
+from phonelstm.data.dataset import Batch, round_up
 from phonelstm.features import num_frames
 
 
@@ -38,7 +38,7 @@ class StaticShapes:
     def shape(self, longest: int) -> tuple[int, int]:
         """``(utterances, frames)`` of this rank's share of a batch whose longest has
         ``longest`` frames."""
-        frames = math.ceil(longest / self.frames_quantum) * self.frames_quantum
+        frames = round_up(longest, self.frames_quantum)
         batch = max(1, min(self.max_batch, self.max_frames // frames))
         return math.ceil(batch / self.replicas), frames
 

@@ -314,7 +314,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                 logits, out_lengths = logits[:real], out_lengths[:real]
                 if task == "ctc":
                     loss = ctc_loss(logits, out_lengths, batch.targets, batch.target_lengths)
-                    count = len(batch.ids)
+                    count = real
                 else:
                     loss = frame_loss(logits, batch.frame_labels)
                     correct, count = frame_accuracy(logits.detach().argmax(-1),

@@ -123,6 +123,12 @@ def collate(examples: list[Example]) -> Batch:
     )
 
 
+def round_up(frames: int, quantum: int) -> int:
+    """``frames`` rounded up to a multiple of ``quantum``: the static length a batch is
+    padded to (``length_quantum`` here, ``phonelstm.fast_path.StaticShapes``)."""
+    return -(-frames // quantum) * quantum
+
+
 def utterance_frames(utterances: Sequence[Utterance], cfg: FeatureConfig) -> list[int]:
     """Frame count of each utterance, from the manifest's duration or the audio header."""
     counts = []
@@ -167,7 +173,7 @@ class BucketBatchSampler(Sampler[list[int]]):
             raise DataError(f"data.max_batch_size={max_batch} is smaller than the number of "
                             f"processes ({num_replicas}): each batch is split across them")
         self.lengths = list(lengths)
-        self.padded_lengths = [-(-n // length_quantum) * length_quantum for n in lengths]
+        self.padded_lengths = [round_up(n, length_quantum) for n in lengths]
         self.max_frames = max_frames
         self.max_batch = max_batch
         self.shuffle = shuffle
