@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from phonelstm.errors import PhonelstmError
 
@@ -96,6 +98,35 @@ def broadcast_float(ctx: Context, value: float, device: torch.device) -> float:
     tensor = torch.tensor([value], dtype=torch.float64, device=device)
     dist.broadcast(tensor, src=0)
     return float(tensor)
+
+
+@torch.no_grad()
+def broadcast_module(ctx: Context, module: nn.Module) -> None:
+    """Rank 0's parameters and buffers on every rank, in place, as DDP's constructor does."""
+    if not ctx.enabled:
+        return
+    for tensor in [*module.parameters(), *module.buffers()]:
+        dist.broadcast(tensor.detach(), src=0)
+
+
+@torch.no_grad()
+def average_gradients(ctx: Context, params: Iterable[nn.Parameter]) -> None:
+    """Average the gradients of ``params`` over ranks, in place, with one all-reduce of them
+    all flattened: what DDP does during the backward, for a model it does not wrap (the
+    CUDA-graphed fast path). A missing gradient counts as zeros, so every rank sends the same
+    layout; afterwards every parameter has one."""
+    if not ctx.enabled:
+        return
+    params = [p for p in params if p.requires_grad]
+    flat = torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1)
+                      for p in params])  # (sum of the parameters' sizes,)
+    dist.all_reduce(flat)
+    flat /= ctx.world_size
+    for p, grad in zip(params, flat.split([p.numel() for p in params]), strict=True):
+        if p.grad is None:
+            p.grad = grad.view_as(p).clone()
+        else:
+            p.grad.copy_(grad.view_as(p))
 
 
 def gather(ctx: Context, obj: Any) -> list[Any]:

@@ -10,6 +10,9 @@ eager training step is bound by kernel launches. With ``trainer.fast=true``:
   sequences: no host synchronisation, the same outputs at valid frames;
 - on CUDA the model's forward and backward are captured in one CUDA graph per shape
   (``GraphedModel``) and replayed; the loss (CTC in fp32) and the optimiser stay eager.
+  Under ``torchrun`` the model is not wrapped in DDP: each rank replays its own graphs and
+  the training step averages the gradients over ranks after the backward, in one flat
+  all-reduce (``phonelstm.distributed.average_gradients``).
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ With no arguments it prepares the embedded synthetic corpus (if needed), trains 
 BLSTM-CTC on the CPU and prints ``test PER: <x>%`` as its last line. The loop reads top to
 bottom: data, features, model, optimiser; epochs of training; validation; checkpoints.
 
-Under ``torchrun`` every process trains a shard of each batch with DistributedDataParallel
+Under ``torchrun`` every process trains a shard of each batch with DistributedDataParallel,
+or on the fast path with its own CUDA graphs and one gradient all-reduce per step
 (``phonelstm.distributed``); rank 0 alone prepares the data, logs, scores the dev set, writes
 checkpoints and runs the final evaluation.
 """
@@ -224,7 +225,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     extractor = FeatureExtractor(cfg.features).to(device)
     augment = SpecAugment(cfg.features)
     model = build_model(cfg.model, extractor.dim, len(vocab)).to(device)
-    if ctx.rank:  # its own dropout and noise draws; the weights are rank 0's (DDP broadcasts)
+    if ctx.rank:  # its own dropout and noise draws; the weights are rank 0's (broadcast)
         torch.manual_seed(cfg.trainer.seed + ctx.rank)
     optimizer = build_optimizer(model, cfg)
     scheduler = build_scheduler(optimizer, cfg)
@@ -251,19 +252,22 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     else:
         normalizer = fit_normalizer(train_loader, extractor, device, ctx)
     step_model: torch.nn.Module = model  # what the training step calls
-    if ctx.enabled:
-        step_model = DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None,
-            broadcast_buffers=False)
-    # the fast path: static shapes, padded recurrences, CUDA graphs (one process, GPU)
+    # the fast path: static shapes, padded recurrences, CUDA graphs on GPU. Under torchrun it
+    # does without DDP, whose backward hooks a captured graph would not run: each rank replays
+    # its own graphs and the step averages the gradients in one flat all-reduce
     shapes = graphed = None
     if cfg.trainer.fast:
+        distributed.broadcast_module(ctx, model)  # rank 0's weights, as DDP would broadcast
         shapes = StaticShapes(cfg.trainer.static_frames, cfg.data.max_frames_per_batch,
                               cfg.data.max_batch_size, ctx.world_size)
         if isinstance(model, RecurrentModel):
             model.padded = True
-        if device.type == "cuda" and not ctx.enabled:
+        if device.type == "cuda":
             graphed = GraphedModel(model, amp_dtype)
+    elif ctx.enabled:
+        step_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None,
+            broadcast_buffers=False)
     log.info("model: %s", describe(model))
     log.info("data: %d train / %d dev utterances, %d phones, device %s%s",
              len(train_utts), len(dev_utts), len(vocab), device,
@@ -321,13 +325,16 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                                                     batch.frame_labels[:, :logits.shape[1]])
                     train_correct, train_frames = train_correct + correct, train_frames + count
                 loss = distributed.global_mean(ctx, loss, count)
-                # decided alike on every rank, or DDP would wait for a rank that stopped
+                # decided alike on every rank, or the gradient all-reduce would wait for a
+                # rank that stopped
                 nonfinite, out_of_time = distributed.any_rank(
                     ctx, [not bool(torch.isfinite(loss)), time.monotonic() - start > budget],
                     device)
                 if not nonfinite:
                     scaler.scale(loss).backward()
             if not nonfinite:
+                if step_model is model:  # not DDP-wrapped: average here (no-op in one process)
+                    distributed.average_gradients(ctx, model.parameters())
                 if cfg.optim.grad_clip:
                     scaler.unscale_(optimizer)
                     torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)

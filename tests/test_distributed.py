@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 
+from phonelstm import distributed
 from phonelstm.checkpoint import load_checkpoint
 from phonelstm.data.corpus import DataError
 from phonelstm.data.dataset import BucketBatchSampler
@@ -37,6 +40,31 @@ def test_sharding_errors_name_the_cause():
         BucketBatchSampler([5, 6, 7], max_frames=100, num_replicas=4)
     with pytest.raises(DataError, match="data.max_batch_size=2"):
         BucketBatchSampler([5] * 10, max_frames=100, max_batch=2, num_replicas=4)
+
+
+def _broadcast_and_average(rank: int, init_file: str) -> None:
+    """One of two gloo ranks: rank 0's weights reach rank 1, and the gradients (a missing
+    one counting as zeros) are averaged on both."""
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    ctx = distributed.Context(rank, 2, enabled=True)
+    torch.manual_seed(rank)
+    model = torch.nn.Linear(3, 2)
+    model.register_buffer("steps", torch.tensor(rank))
+    distributed.broadcast_module(ctx, model)
+    torch.manual_seed(0)
+    expected = torch.nn.Linear(3, 2)
+    assert torch.equal(model.weight, expected.weight) and torch.equal(model.bias, expected.bias)
+    assert model.steps == 0
+    model.weight.grad = torch.full((2, 3), 1.0 + 2 * rank)  # 1 on rank 0, 3 on rank 1
+    model.bias.grad = torch.full((2,), 4.0) if rank else None
+    distributed.average_gradients(ctx, model.parameters())
+    assert torch.equal(model.weight.grad, torch.full((2, 3), 2.0))
+    assert torch.equal(model.bias.grad, torch.full((2,), 2.0))
+    dist.destroy_process_group()
+
+
+def test_broadcast_module_and_average_gradients_over_two_ranks(tmp_path):
+    mp.spawn(_broadcast_and_average, args=(str(tmp_path / "rendezvous"),), nprocs=2)
 
 
 def corpus(sample_corpus: Path, out: Path, n_train: int) -> Path:
@@ -68,18 +96,22 @@ def finish(proc: subprocess.Popen) -> str:
     return output
 
 
-def test_two_processes_train_as_one_over_the_same_global_batch(sample_corpus, tmp_path):
-    data = corpus(sample_corpus, tmp_path / "data", n_train=8)
-    # SGD (Adam's normalised steps amplify summation-order differences), no dropout
+@pytest.mark.parametrize("fast", [False, True], ids=["ddp", "fast"])
+def test_two_processes_train_as_one_over_the_same_global_batch(sample_corpus, tmp_path, fast):
+    # 7 utterances: batches of 4 and 3, so a rank's shard can be 1 utterance and the static
+    # shapes add padding rows
+    data = corpus(sample_corpus, tmp_path / "data", n_train=7)
+    # SGD (Adam's normalised steps amplify summation-order differences), no dropout; the fast
+    # path (no DDP: one gradient all-reduce per step) against the one-process fast path
     args = ["model.hidden=32", "model.dropout=0", "optim.name=sgd", "optim.lr=0.01",
-            "optim.schedule=none", "trainer.max_epochs=2"]
+            "optim.schedule=none", "trainer.max_epochs=2", f"trainer.fast={str(fast).lower()}"]
     single = run_cli("train", *overrides(data, tmp_path / "single", *args), cwd=tmp_path)
     assert single.returncode == 0, single.stderr[-3000:]
     output = finish(torchrun(2, overrides(data, tmp_path / "ddp", *args), cwd=tmp_path))
 
     a = load_checkpoint(tmp_path / "single" / "last.pt")
     b = load_checkpoint(tmp_path / "ddp" / "last.pt")
-    assert a["progress"]["step"] == b["progress"]["step"] == 4  # 2 epochs of 2 batches of 4
+    assert a["progress"]["step"] == b["progress"]["step"] == 4  # 2 epochs of 2 batches
     for key, value in a["model"].items():
         torch.testing.assert_close(b["model"][key], value, rtol=1e-5, atol=1e-6, msg=key)
     assert len(b["rng_ranks"]) == 2
@@ -116,9 +148,12 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_result(sample_cor
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_torchrun_with_one_gpu_process_matches_the_plain_run(sample_corpus, tmp_path):
+@pytest.mark.parametrize("fast", [False, True], ids=["ddp", "graphs"])
+def test_torchrun_with_one_gpu_process_matches_the_plain_run(sample_corpus, tmp_path, fast):
+    # fast: CUDA graphs in both runs, torchrun's with the gradient all-reduce instead of DDP
     data = corpus(sample_corpus, tmp_path / "data", n_train=8)
-    args = ["model.hidden=32", "model.dropout=0", "trainer.max_epochs=2"]
+    args = ["model.hidden=32", "model.dropout=0", "trainer.max_epochs=2",
+            f"trainer.fast={str(fast).lower()}"]
     on_gpu = lambda out: [a.replace("device=cpu", "device=cuda")  # noqa: E731
                           for a in overrides(data, tmp_path / out, *args)]
     plain = run_cli("train", *on_gpu("plain"), cwd=tmp_path)
