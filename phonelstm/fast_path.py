@@ -1,13 +1,15 @@
 """The fast training path: static batch shapes, padded recurrences and CUDA graphs.
 
 At the paper's sizes a cuDNN LSTM launches one small kernel per layer per time step, so an
-eager training step is bound by kernel launches. With ``trainer.fast=true``:
+eager training step is bound by kernel launches. With ``trainer.fast`` (on by default on
+CUDA):
 
 - batches have static shapes: time is padded up to a multiple of ``trainer.static_frames``
   and the batch to the most utterances that length allows (``StaticShapes``); the sampler
   packs batches by those padded lengths, so one shape serves every batch of a bucket;
 - the recurrent stack runs over the padded batch (``RecurrentModel.padded``), not over packed
-  sequences: no host synchronisation, the same outputs at valid frames;
+  sequences: no host synchronisation, the same outputs at valid frames; on CUDA its LSTM
+  layers run as persistent Triton kernels (``phonelstm.persistent_lstm``);
 - on CUDA the model's forward and backward are captured in one CUDA graph per shape
   (``GraphedModel``) and replayed; the loss (CTC in fp32) and the optimiser stay eager.
   Under ``torchrun`` the model is not wrapped in DDP: each rank replays its own graphs and

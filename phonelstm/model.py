@@ -19,7 +19,7 @@ from phonelstm.config import ModelConfig
 from phonelstm.errors import PhonelstmError
 
 _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn_tanh": nn.RNN}
-# the functions nn.LSTM/GRU/RNN call (cuDNN on GPUs), for one direction of one layer at a time
+# the functions nn.LSTM/GRU/RNN call (cuDNN on GPUs), for one layer at a time
 _CELL_FUNCTIONS = {"lstm": torch.lstm, "gru": torch.gru, "rnn_tanh": torch.rnn_tanh}
 
 
@@ -46,6 +46,16 @@ def stack_frames(x: Tensor, lengths: Tensor, k: int) -> tuple[Tensor, Tensor]:
     x = nn.functional.pad(zero_padding(x, lengths), (0, 0, 0, (-T) % k))  # (B, T+pad, F)
     pad = x.shape[1] - T
     return x.reshape(B, (T + pad) // k, k * F), (lengths + k - 1) // k
+
+
+def roll_rows(x: Tensor, shifts: Tensor) -> Tensor:
+    """Roll each row of ``x: (B, T, F)`` along time by its own ``shifts[b]`` steps:
+    ``T - lengths`` right-aligns each utterance (its padding moves in front), and minus
+    that undoes it."""
+    T = x.shape[1]
+    t = torch.arange(T, device=x.device)
+    index = (t - shifts.unsqueeze(1)) % T  # (B, T)
+    return x.gather(1, index.unsqueeze(-1).expand_as(x))
 
 
 def reverse_padded(x: Tensor, lengths: Tensor) -> Tensor:
@@ -181,7 +191,8 @@ class RecurrentModel(nn.Module):
 
     The recurrent stack runs over packed sequences, or with ``padded = True`` over the padded
     batch as it is (``_padded``): the same outputs at valid frames, with no host
-    synchronisation and static shapes, which CUDA graphs need.
+    synchronisation and static shapes, which CUDA graphs need; ``persistent = True`` also
+    runs its LSTM layers through ``phonelstm.persistent_lstm`` on CUDA.
     """
 
     def __init__(self, cfg: ModelConfig, input_dim: int, num_classes: int) -> None:
@@ -217,6 +228,7 @@ class RecurrentModel(nn.Module):
             )
         self.output = nn.Linear((cfg.proj_size or cfg.hidden) * directions, num_classes)
         self.padded = False
+        self.persistent = False
 
     def forward(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         # x: (B, T, F), lengths: (B,)
@@ -241,26 +253,51 @@ class RecurrentModel(nn.Module):
         return hidden
 
     def _padded(self, x: Tensor, lengths: Tensor) -> Tensor:
-        """``self.rnn`` over the zero-padded batch ``(B, T, F)`` with its own weights, one
-        direction of one layer per call: the forward direction reads padding only after the
-        valid frames, the backward one runs over each sequence reversed within its length."""
+        """``self.rnn`` over the zero-padded batch ``(B, T, F)`` with its own weights, one layer
+        per call, each direction reading padding only after an utterance's valid frames.
+
+        Bidirectional layers run over the batch twice, the second copy right-aligned
+        (``roll_rows``): the forward direction's outputs are read from the first copy and
+        the backward direction's from the second, so one cuDNN call runs both directions at
+        once (a GPU step is bound by the length of the chain of time steps, not arithmetic).
+        With ``persistent = True``, LSTM layers (no projection) on CUDA run instead as one
+        Triton kernel per layer for all time steps (``phonelstm.persistent_lstm``), when the
+        GPU can hold its grid."""
         rnn, run = self.rnn, _CELL_FUNCTIONS[self.cfg.cell]
-        suffixes = ("", "_reverse") if rnn.bidirectional else ("",)
-        B = x.shape[0]
-        h0 = x.new_zeros(1, B, rnn.proj_size or rnn.hidden_size)
-        state = (h0, x.new_zeros(1, B, rnn.hidden_size)) if self.cfg.cell == "lstm" else h0
+        directions = 2 if rnn.bidirectional else 1
+        B, T = x.shape[:2]
+        # cuDNN has persistent kernels of its own for hidden sizes up to 128
+        if (self.persistent and self.cfg.cell == "lstm" and not rnn.proj_size
+                and rnn.hidden_size > 128 and x.is_cuda):
+            from phonelstm import persistent_lstm  # Triton: imported only where CUDA runs
+
+            rows = persistent_lstm.block_rows(directions, B, rnn.hidden_size, x.device)
+        else:
+            rows = None
+        shift = T - lengths.to(x.device)  # (B,) padding frames of each utterance
+        h0 = x.new_zeros(directions, directions * B, rnn.proj_size or rnn.hidden_size)
+        state = ((h0, x.new_zeros(directions, directions * B, rnn.hidden_size))
+                 if self.cfg.cell == "lstm" else h0)
         for layer in range(rnn.num_layers):
             if layer:
                 x = nn.functional.dropout(x, rnn.dropout, self.training)
-            outputs = []
-            for suffix in suffixes:
-                weights = [getattr(rnn, name) for name in rnn._flat_weights_names
-                           if name.endswith(f"_l{layer}{suffix}")]
-                inputs = reverse_padded(x, lengths) if suffix else x
-                out = run(inputs, state, weights, rnn.bias, 1, 0.0, self.training, False,
-                          True)[0]  # (B, T, H)
-                outputs.append(reverse_padded(out, lengths) if suffix else out)
-            x = torch.cat(outputs, dim=-1)  # (B, T, directions * H)
+            weights = [getattr(rnn, name) for name in rnn._flat_weights_names
+                       if name.rsplit("_l", 1)[1] in (str(layer), f"{layer}_reverse")]
+            if rows:
+                both = torch.stack([x, reverse_padded(x, lengths)][:directions])  # (D, B, T, F)
+                h = persistent_lstm.lstm_layer(both, weights, rows)  # (D, B, T, H)
+                x = torch.cat([h[0], reverse_padded(h[1], lengths)], dim=-1) if (
+                    directions == 2) else h[0]  # (B, T, D * H)
+                continue
+            if directions == 1:
+                x = run(x, state, weights, rnn.bias, 1, 0.0, self.training, False, True)[0]
+                continue
+            both = torch.cat([x, roll_rows(x, shift)])  # (2B, T, F)
+            out = run(both, state, weights, rnn.bias, 1, 0.0, self.training, True,
+                      True)[0]  # (2B, T, 2H)
+            H = out.shape[-1] // 2
+            x = torch.cat([out[:B, :, :H], roll_rows(out[B:, :, H:], -shift)],
+                          dim=-1)  # (B, T, 2H)
         return x
 
 

@@ -17,7 +17,7 @@ import logging
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import hydra
@@ -199,6 +199,8 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     if cfg.trainer.num_threads:
         torch.set_num_threads(cfg.trainer.num_threads)
     ctx, device = distributed.setup(resolve_device(cfg.trainer.device))
+    if cfg.trainer.fast is None:  # the fast path is on by default on CUDA
+        cfg = replace(cfg, trainer=replace(cfg.trainer, fast=device.type == "cuda"))
     if cfg.trainer.amp == "fp16" and device.type != "cuda":
         # oneDNN has no fp16 LSTM kernel
         raise PhonelstmError("trainer.amp=fp16 needs a CUDA device; use trainer.amp=bf16 on CPU")
@@ -261,7 +263,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         shapes = StaticShapes(cfg.trainer.static_frames, cfg.data.max_frames_per_batch,
                               cfg.data.max_batch_size, ctx.world_size)
         if isinstance(model, RecurrentModel):
-            model.padded = True
+            model.padded, model.persistent = True, cfg.trainer.persistent_lstm
         if device.type == "cuda":
             graphed = GraphedModel(model, amp_dtype)
     elif ctx.enabled:
@@ -344,6 +346,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                 loss_count += 1
             else:
                 progress.skipped_batches += 1
+            del logits, loss  # a new shape's graph capture must not meet this step's autograd
             progress.step += 1
             progress.batches_done = index + 1
             if progress.step % cfg.trainer.log_every == 0 and loss_count:

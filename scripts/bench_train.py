@@ -12,8 +12,10 @@ device, a full training step (forward, loss, backward, Adam):
 
 - ``eager``: what peer toolkits run: ``nn.LSTM`` over packed sequences, a linear layer, the
   loss, in fp32;
-- ``phonelstm``: ``trainer.fast=true``: the padded recurrence, with ``--amp`` autocast, and
-  on CUDA one CUDA graph per shape (``phonelstm.fast_path``).
+- ``phonelstm``: ``trainer.fast=true``: the padded recurrence, on CUDA with each LSTM layer
+  as one persistent Triton kernel (``phonelstm.persistent_lstm``; ``--cudnn`` for cuDNN's
+  LSTM instead) and one CUDA graph per shape (``phonelstm.fast_path``), with ``--amp``
+  autocast.
 
 It prints ms per step, frames per second and the speed-up, then decoding speed (eval
 forward + best path, frames per second and real-time factor at batch 1 and batched), and
@@ -110,7 +112,7 @@ def make_batch(B: int, T: int, inputs: int, outputs: int, device: torch.device) 
 
 
 def bench_network(name: str, batch_sizes: list[int], T: int, device: torch.device,
-                  amp: torch.dtype | None, steps: int) -> list[dict]:
+                  amp: torch.dtype | None, steps: int, persistent: bool) -> list[dict]:
     inputs, outputs, layers, hidden, task = NETWORKS[name]
     rows = []
     for B in batch_sizes:
@@ -119,7 +121,7 @@ def bench_network(name: str, batch_sizes: list[int], T: int, device: torch.devic
         eager = EagerBLSTM(inputs, outputs, layers, hidden).to(device)
         ours = build_model(ModelConfig(hidden=hidden, layers=layers, dropout=0.0,
                                        stack_frames=1), inputs, outputs).to(device)
-        ours.padded = True
+        ours.padded, ours.persistent = True, persistent
         forward = GraphedModel(ours, amp) if device.type == "cuda" else ours
         eager_ms = time_it(train_step(eager, eager, task, batch, None), device, steps, 3)
         # GraphedModel autocasts inside its graphs (autocast's cache must be off there)
@@ -168,6 +170,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--amp", choices=["none", "bf16", "fp16"], default="none")
     parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    parser.add_argument("--cudnn", action="store_true",
+                        help="fast path with cuDNN's LSTM (trainer.persistent_lstm=false)")
     parser.add_argument("--json", help="write the figures to this file")
     args = parser.parse_args()
     device = torch.device(args.device)
@@ -177,7 +181,7 @@ def main() -> None:
     print(f"device: {name}, torch {torch.__version__}, amp {args.amp}, T={args.frames}")
     train_rows = [row for net in args.networks
                   for row in bench_network(net, args.batch_sizes, args.frames, device, amp,
-                                           args.steps)]
+                                           args.steps, not args.cudnn)]
     decode_rows = bench_decoding(sorted({1, max(args.batch_sizes)}), args.frames, device,
                                  args.steps)
     estimate = {}
@@ -190,6 +194,7 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"device": name, "torch": torch.__version__, "amp": args.amp,
+                       "persistent_lstm": not args.cudnn,
                        "train": train_rows, "decode": decode_rows,
                        "timit_epoch_seconds": estimate}, f, indent=2)
 
