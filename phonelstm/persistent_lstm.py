@@ -172,8 +172,12 @@ def block_rows(directions: int, batch: int, hidden: int, device: torch.device,
                units: int = UNITS) -> int | None:
     """Utterances per program: 16, or 32 where the grid of programs for 16 would not be
     resident at once on ``device`` (one program per multiprocessor), as the step barrier
-    requires; ``None`` where neither fits."""
-    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    requires; ``None`` where neither fits, or before Ampere (the kernels' bf16 and TF32
+    products; measured on Hopper)."""
+    properties = torch.cuda.get_device_properties(device)
+    if properties.major < 8:
+        return None
+    sms = properties.multi_processor_count
     for rows in (16, 32):
         if triton.cdiv(hidden, units) * triton.cdiv(batch, rows) * directions <= sms:
             return rows
