@@ -2,7 +2,7 @@
 
 cuDNN runs an LSTM layer of hidden size 250 as a couple of small kernels per time step, so
 a 5 x 250 BLSTM training step is bound by the length of that chain of kernels, even inside a
-CUDA graph (its persistent kernels need hidden sizes that are multiples of 128). Here one
+CUDA graph (PyTorch picks cuDNN's persistent kernels for small hidden sizes only). Here one
 kernel runs all ``T`` steps of a layer, both directions at once: each program keeps a
 slice of ``U`` hidden units' recurrent weights on chip for the whole sequence, computes
 those units for a block of utterances, publishes its ``h_t`` slice and waits at a barrier
@@ -225,7 +225,7 @@ def lstm_layer(x: Tensor, weights: list[Tensor], rows: int, units: int = UNITS) 
     """One LSTM layer over ``x: (D, B, T, F)``, direction ``d`` reading ``x[d]`` forwards with
     ``weights[4d:4d+4]`` (``nn.LSTM``'s ``weight_ih, weight_hh, bias_ih, bias_hh``), ``rows``
     utterances per program (``block_rows``); returns ``(D, B, T, H)``. Under autocast the
-    products run in its precision."""
+    input projection runs in its precision and the recurrent products in bf16."""
     w_ih = torch.stack(weights[0::4])  # (D, 4H, F)
     w_hh = torch.stack(weights[1::4])  # (D, 4H, H)
     bias = torch.stack(weights[2::4]) + torch.stack(weights[3::4])  # (D, 4H)
