@@ -184,6 +184,17 @@ def block_rows(directions: int, batch: int, hidden: int, device: torch.device,
     return None
 
 
+def _launch(kernel: triton.JITFunction, tensors: tuple[Tensor, ...], states: torch.Size,
+            rows: int, units: int, low: bool) -> None:
+    """``kernel`` over ``tensors`` for states of shape ``(D, T, B, H)``: its grid (unit slices,
+    row blocks, directions) and fresh step counters, one per direction and row block."""
+    D, T, B, H = states
+    grid = (triton.cdiv(H, units), triton.cdiv(B, rows), D)
+    counters = torch.zeros(grid[1] * D, dtype=torch.int32, device=tensors[0].device)
+    kernel[grid](*tensors, counters, T, B, HID=H, HP=max(16, triton.next_power_of_2(H)),
+                 U=units, BB=rows, LOW=low, num_warps=8)
+
+
 class PersistentLSTM(torch.autograd.Function):
     """``h = LSTM recurrence(G, W)`` for ``G: (D, T, B, 4H)`` input pre-activations (biases
     included, gate order i, f, g, o as in ``nn.LSTM``) and ``W: (D, 4H, H)`` recurrent
@@ -197,11 +208,7 @@ class PersistentLSTM(torch.autograd.Function):
         G, W = G.float().contiguous(), W.float().contiguous()
         Hs, Cs = G.new_empty(D, T, B, H), G.new_empty(D, T, B, H)
         A = torch.empty_like(G)
-        grid = (triton.cdiv(H, units), triton.cdiv(B, rows), D)
-        counters = torch.zeros(grid[1] * D, dtype=torch.int32, device=G.device)
-        _forward_kernel[grid](G, W, Hs, Cs, A, counters, T, B, HID=H,
-                              HP=max(16, triton.next_power_of_2(H)), U=units, BB=rows,
-                              LOW=low, num_warps=8)
+        _launch(_forward_kernel, (G, W, Hs, Cs, A), Hs.shape, rows, units, low)
         ctx.save_for_backward(W, Hs, Cs, A)
         ctx.low, ctx.rows, ctx.units = low, rows, units
         return Hs
@@ -209,13 +216,9 @@ class PersistentLSTM(torch.autograd.Function):
     @staticmethod
     def backward(ctx, dHs: Tensor) -> tuple[Tensor, Tensor, None, None, None]:
         W, Hs, Cs, A = ctx.saved_tensors
-        D, T, B, H = Hs.shape
         dG = torch.empty_like(A)
-        grid = (triton.cdiv(H, ctx.units), triton.cdiv(B, ctx.rows), D)
-        counters = torch.zeros(grid[1] * D, dtype=torch.int32, device=A.device)
-        _backward_kernel[grid](dHs.float().contiguous(), Cs, A, W, dG, counters, T, B, HID=H,
-                               HP=max(16, triton.next_power_of_2(H)), U=ctx.units, BB=ctx.rows,
-                               LOW=ctx.low, num_warps=8)
+        _launch(_backward_kernel, (dHs.float().contiguous(), Cs, A, W, dG), Hs.shape, ctx.rows,
+                ctx.units, ctx.low)
         # dW[d] = sum over t, b of dG_t^T h_{t-1}: one batched product
         dW = torch.einsum("dtbg,dtbh->dgh", dG[:, 1:], Hs[:, :-1])
         return dG, dW, None, None, None
