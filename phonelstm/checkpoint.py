@@ -9,8 +9,6 @@ schedule), ``scaler`` (fp16 loss scaling), ``rng`` (CPU and CUDA generators), ``
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ from phonelstm import __version__
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.errors import PhonelstmError
 from phonelstm.features import FeatureExtractor, Normalizer
+from phonelstm.io import atomic_write
 from phonelstm.model import build_model
 from phonelstm.phones import Vocabulary
 
@@ -34,16 +33,8 @@ class CheckpointError(PhonelstmError):
 
 def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
     """Write atomically: a crash mid-save never leaves a truncated checkpoint behind."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_write(path) as tmp:
         torch.save({"format": FORMAT, "version": __version__, **payload}, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def make_payload(config: TrainConfig, vocab: Vocabulary, model: nn.Module,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -25,6 +24,7 @@ from phonelstm.audio import load_audio
 from phonelstm.config import FeatureConfig
 from phonelstm.data.manifest import Utterance
 from phonelstm.features import FeatureExtractor
+from phonelstm.io import atomic_write
 
 # Settings applied after the cached stage (normalisation, augmentation) do not change the key.
 _NOT_KEYED = ("normalize", "cache", "specaugment")
@@ -67,12 +67,5 @@ class FeatureCache:
         return feats
 
     def _write(self, path: Path, entry: dict) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(entry, f)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as tmp:
+            torch.save(entry, tmp)

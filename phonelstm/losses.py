@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 from torch.nn import functional as F
 
-from phonelstm.data.dataset import IGNORE
+IGNORE = -100  # frame label of padding (and of frames no segment covers)
 
 
 def ctc_loss(logits: Tensor, lengths: Tensor, targets: Tensor, target_lengths: Tensor,

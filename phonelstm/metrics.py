@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +11,7 @@ import kaldialign
 import torch
 from torch import Tensor
 
-from phonelstm.data.manifest import atomic_write_text
+from phonelstm.io import atomic_write, atomic_write_text
 from phonelstm.phones import TIMIT39, TIMIT48, fold
 
 EPS = "*"
@@ -137,15 +135,8 @@ class ConfusionMatrix:
         axes.set_title(title)
         figure.colorbar(image, ax=axes, fraction=0.04, label="share of reference frames")
         figure.tight_layout()
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-        os.close(fd)
-        try:
+        with atomic_write(path) as tmp:
             figure.savefig(tmp, dpi=120)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
 
 
 def write_frame_report(matrix: ConfusionMatrix, out_dir: str | Path, name: str) -> dict:

@@ -11,13 +11,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from phonelstm.writers import atomic_path  # noqa: E402
+from phonelstm.io import atomic_write  # noqa: E402
 
 Segment = tuple[str, float, float]  # phone, start, end (seconds)
 
 
 def _save(fig: plt.Figure, path: Path) -> None:
-    with atomic_path(path) as tmp:
+    with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     plt.close(fig)
 

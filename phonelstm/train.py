@@ -32,12 +32,13 @@ from phonelstm import cli, distributed
 from phonelstm.checkpoint import CheckpointError, load_checkpoint, make_payload, save_checkpoint
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
-from phonelstm.data.manifest import Utterance, atomic_write_text, read_manifest
+from phonelstm.data.manifest import Utterance, read_manifest
 from phonelstm.errors import PhonelstmError
 from phonelstm.fast_path import GraphedModel, StaticShapes, longest_frames, pad_batch
 from phonelstm.feature_cache import FeatureCache
 from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
 from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
+from phonelstm.io import atomic_write_text
 from phonelstm.losses import ctc_loss, frame_loss
 from phonelstm.metrics import ConfusionMatrix, frame_accuracy, write_frame_report
 from phonelstm.model import RecurrentModel, build_model, count_parameters, describe

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -26,8 +24,8 @@ import numpy as np
 from praatio import textgrid
 from praatio.utilities.constants import Interval
 
-from phonelstm.data.manifest import atomic_write_text
 from phonelstm.errors import PhonelstmError
+from phonelstm.io import atomic_write, atomic_write_text
 from phonelstm.recognizer import Phone
 
 FORMATS = ("txt", "json", "ctm", "textgrid", "posteriors")
@@ -77,20 +75,6 @@ def check_writable(out: Path) -> None:
         raise OutputError(f"{out}: output folder is not writable")
 
 
-@contextmanager
-def atomic_path(path: Path):
-    """A temp path beside ``path`` that replaces it when the block succeeds."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_txt(out: Path, results: Sequence[Result]) -> None:
     atomic_write_text(out / "phones.txt", "".join(
         " ".join([r.id, *(p.phone for p in r.phones)]) + "\n" for r in results))
@@ -113,17 +97,17 @@ def write_textgrids(out: Path, results: Sequence[Result]) -> None:
         entries = [Interval(p.start, p.end, p.phone) for p in r.phones if p.end > p.start]
         grid = textgrid.Textgrid(minTimestamp=0.0, maxTimestamp=r.duration)
         grid.addTier(textgrid.IntervalTier("phones", entries, 0.0, r.duration))
-        with atomic_path(out / "textgrid" / f"{r.id}.TextGrid") as tmp:
+        with atomic_write(out / "textgrid" / f"{r.id}.TextGrid") as tmp:
             grid.save(str(tmp), format="long_textgrid", includeBlankSpaces=True)
 
 
 def write_posteriors(out: Path, results: Sequence[Result], symbols: Sequence[str],
                      frame_shift: float, first_centre: float) -> None:
     arrays = {r.id: r.log_posteriors for r in results}
-    with atomic_path(out / "posteriors.npz") as tmp, open(tmp, "wb") as f:
+    with atomic_write(out / "posteriors.npz") as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     # kaldiio writes the ark's path into the scp: write both to temp names, then fix the scp
-    with atomic_path(out / "posteriors.ark") as ark, atomic_path(out / "posteriors.scp") as scp:
+    with atomic_write(out / "posteriors.ark") as ark, atomic_write(out / "posteriors.scp") as scp:
         kaldiio.save_ark(str(ark), arrays, scp=str(scp))
         final = str((out / "posteriors.ark").resolve())
         scp.write_text(scp.read_text().replace(str(ark), final))

@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from phonelstm.checkpoint import load_checkpoint
-from phonelstm.data.manifest import atomic_write_text
+from phonelstm.io import atomic_write_text
 
 # Test-set frame accuracy (%) of Graves & Schmidhuber (2005), Neural Networks 18(5-6).
 PAPER = {"fw_blstm": "~70.2", "fw_brnn": "~69.0", "fw_lstm_delay": "~66", "fw_rnn": "~65",

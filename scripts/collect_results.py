@@ -24,7 +24,7 @@ from paper_table import PAPER_TABLE1
 
 from phonelstm.cli import CONF_DIR
 from phonelstm.config import ModelConfig, to_dataclass
-from phonelstm.data.manifest import atomic_write_text
+from phonelstm.io import atomic_write_text
 
 COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours", "device",
            "dev greedy", "dev beam", "test greedy", "test beam", "paper test")

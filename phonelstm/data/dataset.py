@@ -21,12 +21,12 @@ from phonelstm.config import FeatureConfig
 from phonelstm.data.corpus import DataError
 from phonelstm.data.manifest import Utterance
 from phonelstm.features import frame_params, num_frames
+from phonelstm.losses import IGNORE
 from phonelstm.phones import Vocabulary
 
 if TYPE_CHECKING:
     from phonelstm.feature_cache import FeatureCache
 
-IGNORE = -100  # frame label of padding (and of frames no segment covers)
 
 
 def frame_labels(utt: Utterance, n_frames: int, vocab: Vocabulary, cfg: FeatureConfig) -> Tensor:

@@ -9,13 +9,12 @@ format to ``<out>/{train,dev,test}.jsonl``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from phonelstm.errors import PhonelstmError
+from phonelstm.io import atomic_write_text
 
 SPLITS = ("train", "dev", "test")
 
@@ -109,20 +108,6 @@ def iter_manifest(path: Path) -> Iterator[Utterance]:
         for lineno, line in enumerate(f, 1):
             if line.strip():
                 yield _parse(line, path, lineno)
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file and rename: never half-written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_manifest(path: str | Path, utterances: Iterable[Utterance]) -> None:

@@ -1,0 +1,128 @@
+"""Behaviour fingerprint of the toolkit, for restructurings that must change nothing.
+
+Runs seeded CPU trainings through the entry points (a CTC demo-sized run, a tiny run on the
+padded fast path, a tiny peephole run, a tiny framewise run), then decodes and evaluates
+with the demo-sized model, and writes one JSON of digests: the trained weights, the lines
+the commands print and every file decode and evaluate write (timings and paths left out).
+Run it before and after a change and compare::
+
+    python scripts/fingerprint.py --out before.json            # on the old code
+    python scripts/fingerprint.py --out after.json --compare before.json
+
+``--quick`` replaces the demo-sized run (``experiment=demo trainer.max_epochs=2``, about
+6 minutes on 2 cores) by a tiny one. The synthetic corpus is prepared once under
+``--data`` (default ``data/synth``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+# what differs between runs of the same code: wall-clock times, folders, progress bars
+VOLATILE = re.compile(r"\d+(\.\d+)? ?(min|s|ms|h)\b|hours|device|/tmp/\S+|tensorboard")
+TINY = ["debug=tiny", "trainer.max_epochs=2", "model.stack_frames=2"]
+RUNS = {
+    "demo": ["experiment=demo", "trainer.max_minutes=0", "trainer.max_epochs=2"],
+    "fast": [*TINY, "trainer.fast=true", "trainer.static_frames=50"],
+    "peephole": [*TINY, "model.peephole=true", "data.max_frames_per_batch=4000"],
+    "framewise": ["debug=tiny", "trainer.max_epochs=1", "trainer.task=framewise",
+                  "model=fw_blstm", "model.hidden=16", "features=mfcc26"],
+}
+
+
+def run(args: list[str], cwd: Path) -> list[str]:
+    """Run a ``phonelstm.*`` module; its stdout lines without volatile parts."""
+    proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
+                          text=True)
+    if proc.returncode:
+        raise SystemExit(f"fingerprint: {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
+    return [VOLATILE.sub("*", line) for line in proc.stdout.splitlines()]
+
+
+def weights_digest(path: Path) -> str:
+    state = torch.load(path, map_location="cpu", weights_only=False)["model"]
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        digest.update(name.encode())
+        digest.update(state[name].contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def files_digest(folder: Path) -> dict[str, str]:
+    """sha256 of each file under ``folder``; JSON files without volatile keys."""
+    out = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        data = path.read_bytes()
+        if path.suffix == ".json":
+            row = json.loads(data)
+            if isinstance(row, dict):
+                row = {k: v for k, v in row.items() if not VOLATILE.fullmatch(k)
+                       and k not in ("hours", "device", "seconds", "checkpoint")}
+            data = json.dumps(row, sort_keys=True).encode()
+        out[str(path.relative_to(folder))] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def fingerprint(work: Path, data_dir: Path, quick: bool) -> dict:
+    root = Path(__file__).resolve().parent.parent
+    data = [f"data.dir={data_dir}"]
+    result: dict = {}
+    runs = dict(RUNS)
+    if quick:
+        runs["demo"] = [*TINY]
+    for name, overrides in runs.items():
+        out = work / name
+        lines = run(["phonelstm.train", *overrides, *data, f"out_dir={out}", "resume=false"],
+                    root)
+        result[name] = {"stdout": lines, "best": weights_digest(out / "best.pt"),
+                        "last": weights_digest(out / "last.pt"),
+                        "results": files_digest(out)["results.json"]}
+    model = work / "demo" / "best.pt"
+    test = sorted(Path(line.split('"audio": "')[1].split('"')[0]) for line in
+                  (data_dir / "test.jsonl").read_text().splitlines()[:4])
+    for index, audio in enumerate(test):
+        out = work / f"decode{index}"
+        run(["phonelstm.decode", f"checkpoint={model}", f"input={audio}", f"out={out}",
+             "format=[txt,json,ctm,textgrid]", "device=cpu", "overwrite=true"], root)
+        result[f"decode{index}"] = files_digest(out)
+    run(["phonelstm.decode", f"checkpoint={model}", f"input={data_dir / 'test.jsonl'}",
+         f"out={work / 'decode_beam'}", "format=[txt,ctm]", "beam=4", "device=cpu",
+         "overwrite=true"], root)
+    result["decode_beam"] = files_digest(work / "decode_beam")
+    lines = run(["phonelstm.evaluate", f"checkpoint={model}", f"data={data_dir / 'test.jsonl'}",
+                 f"out={work / 'evaluate'}", "device=cpu", "overwrite=true"], root)
+    result["evaluate"] = {"stdout": lines, **{
+        k: v for k, v in files_digest(work / "evaluate").items() if not k.endswith(".png")}}
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="JSON to write")
+    parser.add_argument("--compare", type=Path, help="a fingerprint to compare against")
+    parser.add_argument("--work", type=Path, default=Path("exp/fingerprint"))
+    parser.add_argument("--data", type=Path, default=Path("data/synth"))
+    parser.add_argument("--quick", action="store_true", help="a tiny run instead of the demo")
+    args = parser.parse_args()
+    result = fingerprint(args.work.resolve(), args.data.resolve(), args.quick)
+    args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
+    if args.compare:
+        before = json.loads(args.compare.read_text())
+        differ = sorted(k for k in before.keys() | result.keys()
+                        if before.get(k) != result.get(k))
+        for key in differ:
+            print(f"differs: {key}\n  before: {before.get(key)}\n  after:  {result.get(key)}")
+        print("identical" if not differ else f"{len(differ)} part(s) differ")
+        raise SystemExit(1 if differ else 0)
+
+
+if __name__ == "__main__":
+    main()
