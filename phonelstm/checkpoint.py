@@ -70,7 +70,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 def restore(ckpt: dict[str, Any], device: str | torch.device = "cpu"
             ) -> tuple[TrainConfig, Vocabulary, nn.Module, FeatureExtractor, Normalizer]:
     """Rebuild config, vocabulary, model (eval mode), feature extractor and normaliser."""
-    config = to_dataclass(TrainConfig, ckpt["config"])
+    config = to_dataclass(TrainConfig, ckpt["config"], strict=False)
     vocab = Vocabulary(tuple(ckpt["symbols"]))
     extractor = FeatureExtractor(config.features).to(device)
     model = build_model(config.model, extractor.dim, len(vocab))

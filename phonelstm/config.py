@@ -7,11 +7,14 @@ registered as Hydra structured-config schemas, so an unknown key is rejected at 
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+
+from phonelstm.errors import PhonelstmError
 
 MISSING = "???"
 
@@ -77,19 +80,19 @@ class AlignedConfig:
 class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
-    name: str = "synth"
+    name: str = "synth"  # names the default exp/<name>/ folder
     corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid
     root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
     extra_train: list[str] = field(default_factory=list)  # more training manifest files
     train_repeat: int = 1  # the corpus's own training utterances this many times an epoch
-    dev_manifest: str = "dev"
-    test_manifest: str = "test"
-    max_frames_per_batch: int = 8000
-    max_batch_size: int = 64
+    dev_manifest: str = "dev"  # <dir>/<name>.jsonl used for early stopping
+    test_manifest: str = "test"  # <dir>/<name>.jsonl scored at the end
+    max_frames_per_batch: int = 8000  # padded feature frames per batch
+    max_batch_size: int = 64  # utterances per batch
     bucket_width: int = 10  # frames; smaller buckets pad less, larger ones vary batches more
-    num_workers: int = 0
+    num_workers: int = 0  # DataLoader worker processes
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
@@ -112,13 +115,13 @@ class FeatureConfig:
 
     kind: str = "fbank"  # fbank (log mel + log energy) | mfcc (cepstra + log energy)
     sample_rate: int = 16000
-    win_ms: float = 25.0
-    hop_ms: float = 10.0
-    n_mels: int = 40
+    win_ms: float = 25.0  # analysis window
+    hop_ms: float = 10.0  # frame step
+    n_mels: int = 40  # mel filters
     n_ceps: int = 12  # MFCC only: cepstra c1..c12, log energy added separately
-    preemphasis: float = 0.97
+    preemphasis: float = 0.97  # 0: none
     delta_order: int = 2  # 0: statics only, 1: + deltas, 2: + delta-deltas
-    delta_window: int = 2
+    delta_window: int = 2  # frames each side in the delta regression
     normalize: str = "global"  # global (training-set stats) | utterance | none
     backend: str = "torchaudio"  # torchaudio (batched torch, any device) | librosa (per utt, CPU)
     cache: bool = False  # keep un-normalised features under <data.dir>/.feature_cache/
@@ -148,10 +151,10 @@ class OptimConfig:
     lr: float = 1e-3
     momentum: float = 0.9
     weight_decay: float = 0.0
-    grad_clip: float = 5.0
+    grad_clip: float = 5.0  # global gradient norm clip; 0: none
     schedule: str = "plateau"  # plateau | none
-    plateau_factor: float = 0.5
-    plateau_patience: int = 2
+    plateau_factor: float = 0.5  # lr multiplier when dev stops improving
+    plateau_patience: int = 2  # epochs without improvement before the lr drops
 
 
 @dataclass
@@ -162,8 +165,8 @@ class TrainerConfig:
     patience: int = 4  # early stopping on the dev metric; 0 disables
     device: str = "auto"  # auto | cpu | cuda
     seed: int = 0
-    log_every: int = 20
-    eval_test: bool = True
+    log_every: int = 20  # steps between logged training losses
+    eval_test: bool = True  # score the test split with the best checkpoint at the end
     score_phones: int = 39  # 39 | 48 | 61
     num_threads: int = 0  # torch intra-op threads on CPU; 0: leave torch's default
     save_every_steps: int = 0  # also checkpoint mid-epoch (exact resume); 0: epoch ends only
@@ -187,7 +190,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     name: str = "default"  # experiment name, part of the default out_dir
-    out_dir: str = "exp/default"
+    out_dir: str = "exp/default"  # checkpoints, logs, results.json
     resume: bool = True  # continue from <out_dir>/last.pt when it exists
 
 
@@ -197,7 +200,7 @@ class PrepareConfig:
     corpus: str | None = None  # shorthand for data.corpus; also sets out=data/<corpus>
     root: str | None = None  # shorthand for data.root
     out: str | None = None  # shorthand for data.dir
-    force: bool = False
+    force: bool = False  # prepare again even when the manifests exist
 
     def resolved(self) -> DataConfig:
         """The data config with the shorthands applied."""
@@ -216,18 +219,18 @@ class PrepareConfig:
 class DecodeConfig:
     """``phonelstm-decode``; see ``phonelstm.decode`` and ``phonelstm.writers``."""
 
-    checkpoint: str = MISSING
+    checkpoint: str = MISSING  # a best.pt/last.pt written by phonelstm-train
     input: str = MISSING  # audio file | folder | manifest.jsonl | glob
     out: str | None = None  # output folder; none: print phones and times
     format: Any = "txt"  # txt | json | ctm | textgrid | posteriors, or a list of them
-    device: str = "auto"
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     beam: int = 1  # CTC prefix beam width; 1: greedy
     align: bool = False  # force-align the manifest phones / .phn transcripts instead
     transcript: str | None = None  # "<id> <phone> ..." lines to force-align (implies align)
     batch_seconds: float = 600.0  # padded audio per batch
     chunk_seconds: float = 30.0  # longer recordings run in windows of this length
     context_seconds: float = 2.0  # audio each side of a window whose outputs are dropped
-    overwrite: bool = False
+    overwrite: bool = False  # replace output files that exist
     continue_on_error: bool = False  # exit 0 even when some audio files could not be decoded
 
 
@@ -239,16 +242,16 @@ class EvaluateConfig:
     data: str | None = None  # manifest.jsonl with reference phones (and segments)
     hyp: str | None = None  # or score "<id> <phone> ..." hypothesis lines ...
     ref: str | None = None  # ... against reference lines
-    out: str = "eval_report"
+    out: str = "eval_report"  # report folder
     score_phones: int = 39  # 39 | 48 | 61: fold both sides before scoring
-    device: str = "auto"
-    beam: int = 1
-    batch_seconds: float = 600.0
-    top_confusions: int = 20
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
+    beam: int = 1  # CTC prefix beam width; 1: greedy
+    batch_seconds: float = 600.0  # padded audio per batch
+    top_confusions: int = 20  # most frequent substitutions listed in the report
     plot_utterances: int = 3  # pictures of the first N utterances (checkpoint mode)
     plot_ids: list[str] = field(default_factory=list)  # or of these utterance ids
-    overwrite: bool = False
-    continue_on_error: bool = False
+    overwrite: bool = False  # replace the files of a report folder that exists
+    continue_on_error: bool = False  # exit 0 even when some audio files could not be decoded
 
 
 def register_schemas() -> None:
@@ -260,16 +263,30 @@ def register_schemas() -> None:
     store.store(name="evaluate_schema", node=EvaluateConfig)
 
 
-def to_dataclass(cls: type, cfg: DictConfig | dict) -> Any:
-    """Convert a (resolved) DictConfig or plain dict into the dataclass ``cls``, recursively."""
+class ConfigError(PhonelstmError):
+    """A config key that no dataclass has."""
+
+
+def to_dataclass(cls: type, cfg: DictConfig | dict, strict: bool = True, where: str = "") -> Any:
+    """Convert a (resolved) DictConfig or plain dict into the dataclass ``cls``, recursively.
+
+    ``strict``: a key ``cls`` has no field for is an error (user input); checkpoints of other
+    versions are read with ``strict=False``, which drops such keys."""
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_container(cfg, resolve=True)
     hints = get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    unknown = sorted(set(cfg) - set(names))
+    if strict and unknown:
+        close = difflib.get_close_matches(unknown[0], names, n=1)
+        hint = f" (did you mean {where}{close[0]}?)" if close else ""
+        raise ConfigError(f"unknown config key {where}{unknown[0]}{hint}")
     kwargs = {}
-    for f in fields(cls):
-        if f.name in cfg:
-            value, kind = cfg[f.name], hints[f.name]
-            kwargs[f.name] = to_dataclass(kind, value) if is_dataclass(kind) else value
+    for name in names:
+        if name in cfg:
+            value, kind = cfg[name], hints[name]
+            kwargs[name] = (to_dataclass(kind, value, strict, f"{where}{name}.")
+                            if is_dataclass(kind) else value)
     return cls(**kwargs)
 
 

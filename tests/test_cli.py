@@ -24,6 +24,34 @@ def test_unknown_config_key(tmp_path):
     assert result.returncode == 2
 
 
+@pytest.mark.parametrize("override,needles", [
+    ("+model.hiden=3", ["unknown config key model.hiden", "did you mean model.hidden"]),
+    ("trainer.max_epochs=abc", ["trainer.max_epochs=abc", "expected an integer"]),
+    ("trainer.fast=maybe", ["trainer.fast=maybe", "expected true or false"]),
+    ("model=nope", ["model=nope", "available:", "blstm_3x192", "fw_mlp"]),
+])
+def test_bad_override_is_one_line(tmp_path, override, needles):
+    result = run_cli("train", override, cwd=tmp_path)
+    _one_line_error(result, *needles)
+    assert result.returncode == 2
+    assert not (tmp_path / "data").exists()  # rejected before any work
+
+
+@pytest.mark.parametrize("command,keys", [
+    ("train", ["usage: phonelstm-train", "examples:", "model=", "trainer.max_epochs = 20",
+               "data.corpus = synth", "synth | timit"]),
+    ("decode", ["usage: phonelstm-decode", "examples:", "format = txt", "textgrid",
+                "chunk_seconds"]),
+    ("evaluate", ["usage: phonelstm-evaluate", "examples:", "hyp = null", "score_phones"]),
+    ("prepare", ["usage: phonelstm-prepare", "examples:", "data=", "corpus = null"]),
+])
+def test_help_lists_the_commands_own_keys(tmp_path, command, keys):
+    result = run_cli(command, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for key in keys:
+        assert key in result.stdout, (key, result.stdout)
+
+
 def test_missing_data_directory(tmp_path):
     result = run_cli("train", "data.corpus=manifest", f"data.dir={tmp_path}/nowhere",
                      cwd=tmp_path)
