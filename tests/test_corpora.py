@@ -293,6 +293,13 @@ def test_tsv_manifest_with_speaker_split(tmp_path: Path) -> None:
     table.write_text("\n".join([rows[0].replace("phones", "text"), *rows[1:]]) + "\n")
     with pytest.raises(DataError, match="must name the columns audio and phones"):
         prepare(tmp_path, "manifest", table, aligned=cfg)
+    table.write_text("\n".join([*rows, "audio/a/x.wav"]) + "\n")  # a row with one field
+    with pytest.raises(DataError, match=r"corpus.tsv:5: 1 of the header's 3 tab-separated "
+                                        r"fields \(missing: phones, times\)"):
+        prepare(tmp_path, "manifest", table, aligned=cfg)
+    table.write_text("\n".join([*rows[:2], rows[2] + "\textra"]) + "\n")
+    with pytest.raises(DataError, match=r"corpus.tsv:3: more fields than the header's 3"):
+        prepare(tmp_path, "manifest", table, aligned=cfg)
 
 
 def test_jsonl_per_split_and_ready_manifests(tmp_path: Path) -> None:

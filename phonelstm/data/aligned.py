@@ -130,6 +130,12 @@ def _read_tsv(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | No
     found = []
     for lineno, row in enumerate(rows, 2):
         where = f"{path}:{lineno}"
+        if None in row:
+            raise DataError(f"{where}: more fields than the header's {len(header)} columns")
+        short = [c for c in header if row[c] is None]
+        if short:
+            raise DataError(f"{where}: {len(header) - len(short)} of the header's {len(header)} "
+                            f"tab-separated fields (missing: {', '.join(short)})")
         audio = Path(row["audio"])
         audio = audio if audio.is_absolute() else path.parent / audio
         symbols = row["phones"].split()
