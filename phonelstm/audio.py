@@ -7,6 +7,8 @@ sinc interpolation, the same code on CPU and GPU, no extra dependency).
 
 from __future__ import annotations
 
+import logging
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ import torchaudio.functional as AF
 from phonelstm.errors import PhonelstmError
 
 _SPHERE_MAGIC = b"NIST_1A"
+log = logging.getLogger("phonelstm.audio")
 
 
 class AudioError(PhonelstmError):
@@ -39,6 +42,26 @@ def sphere_header(path: Path) -> dict[str, str]:
     return fields
 
 
+def wav_shortfall(path: Path) -> tuple[int, int] | None:
+    """``(declared, present)`` bytes of a RIFF WAV's data chunk when the file holds less than
+    its header declares (a truncated copy or download); ``None`` otherwise. libsndfile reads
+    such files without a word, so this is checked here."""
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        while chunk := f.read(8):
+            if len(chunk) < 8:
+                return None
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"data":
+                present = path.stat().st_size - f.tell()
+                # 0 and 0xFFFFFFFF: streamed writers that never filled in the size
+                return (size, present) if 0 < size < 0xFFFFFFFF and present < size else None
+            f.seek(size + size % 2, 1)
+    return None
+
+
 def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0) -> torch.Tensor:
     """Read ``path`` as a mono float32 tensor ``(N,)`` at ``sample_rate``.
 
@@ -57,6 +80,12 @@ def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0)
         raise AudioError(f"{path}: cannot read audio ({err})") from None
     if data.shape[0] == 0:
         raise AudioError(f"{path}: audio is empty (0 samples)")
+    shortfall = wav_shortfall(path)
+    if shortfall:
+        declared, present = shortfall
+        log.warning("%s: truncated WAV file: its header declares %.2f s of audio, the file "
+                    "holds %.2f s; decoding what is there", path,
+                    data.shape[0] / rate * declared / present, data.shape[0] / rate)
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
     wave = torch.from_numpy(data.mean(axis=1))  # mono mixdown, (N,)

@@ -74,3 +74,19 @@ def test_bad_audio_raises_a_clear_error_naming_the_file(tmp_path, case, match):
     with pytest.raises(AudioError, match=match) as err:
         load_audio(path, 16000, min_samples=400)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_truncated_wav_decodes_what_is_there_with_a_warning(tmp_path, caplog):
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, np.random.default_rng(0).uniform(-0.5, 0.5, 48000).astype(np.float32),
+             16000, subtype="PCM_16")  # 3 s
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(whole.read_bytes()[:44 + 2 * 4800])  # the header and 0.3 s
+    with caplog.at_level("WARNING", logger="phonelstm.audio"):
+        assert len(load_audio(whole)) == 48000
+        assert not caplog.records
+        wave = load_audio(cut)
+    assert len(wave) == 4800
+    assert len(caplog.records) == 1
+    message = caplog.records[0].getMessage()
+    assert "cut.wav: truncated WAV file" in message and "3.00 s" in message and "0.30 s" in message
