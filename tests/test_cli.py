@@ -70,6 +70,12 @@ def test_missing_checkpoint(tmp_path):
     _one_line_error(result, "none.pt", "not found")
 
 
+def test_decode_and_evaluate_leave_no_log_in_the_current_directory(tmp_path):
+    run_cli("decode", f"checkpoint={tmp_path}/none.pt", f"input={WAV}", cwd=tmp_path)
+    run_cli("evaluate", f"hyp={tmp_path}/none.txt", f"ref={tmp_path}/none.txt", cwd=tmp_path)
+    assert not list(tmp_path.iterdir())
+
+
 def test_missing_input(tmp_path):
     result = run_cli("decode", f"checkpoint={tmp_path}/none.pt", "input=nothing.wav",
                      cwd=tmp_path)
