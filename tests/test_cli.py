@@ -73,7 +73,7 @@ def test_missing_checkpoint(tmp_path):
 def test_decode_and_evaluate_leave_no_log_in_the_current_directory(tmp_path):
     run_cli("decode", f"checkpoint={tmp_path}/none.pt", f"input={WAV}", cwd=tmp_path)
     run_cli("evaluate", f"hyp={tmp_path}/none.txt", f"ref={tmp_path}/none.txt", cwd=tmp_path)
-    assert not list(tmp_path.iterdir())
+    assert not list(tmp_path.glob("*.log"))
 
 
 def test_missing_input(tmp_path):
