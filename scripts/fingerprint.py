@@ -26,8 +26,9 @@ from pathlib import Path
 
 import torch
 
-# what differs between runs of the same code: wall-clock times, folders, progress bars
+# what differs between runs of the same code: wall-clock times, folders, log time stamps
 VOLATILE = re.compile(r"\d+(\.\d+)? ?(min|s|ms|h)\b|hours|device|/tmp/\S+|tensorboard")
+LOG_PREFIX = re.compile(r"^\[[\d\- :,]+\]\[[\w.]+\]\[\w+\] - ")  # time, logger, level
 TINY = ["debug=tiny", "trainer.max_epochs=2", "model.stack_frames=2"]
 RUNS = {
     "demo": ["experiment=demo", "trainer.max_minutes=0", "trainer.max_epochs=2"],
@@ -38,13 +39,18 @@ RUNS = {
 }
 
 
+def clean(lines: list[str]) -> list[str]:
+    """Log or output lines without log prefixes, durations and temporary folders."""
+    return [VOLATILE.sub("*", LOG_PREFIX.sub("", line)) for line in lines]
+
+
 def run(args: list[str], cwd: Path) -> list[str]:
-    """Run a ``phonelstm.*`` module; its stdout lines without volatile parts."""
+    """Run a ``phonelstm.*`` module; its stdout lines, cleaned."""
     proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
                           text=True)
     if proc.returncode:
         raise SystemExit(f"fingerprint: {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return [VOLATILE.sub("*", line) for line in proc.stdout.splitlines()]
+    return clean(proc.stdout.splitlines())
 
 
 def weights_digest(path: Path) -> str:
@@ -71,7 +77,7 @@ def files_digest(folder: Path) -> dict[str, str]:
     return out
 
 
-def fingerprint(work: Path, data_dir: Path, quick: bool) -> dict:
+def fingerprint(work: Path, data_dir: Path, quick: bool, reuse: bool) -> dict:
     root = Path(__file__).resolve().parent.parent
     data = [f"data.dir={data_dir}"]
     result: dict = {}
@@ -80,13 +86,16 @@ def fingerprint(work: Path, data_dir: Path, quick: bool) -> dict:
         runs["demo"] = [*TINY]
     for name, overrides in runs.items():
         out = work / name
-        lines = run(["phonelstm.train", *overrides, *data, f"out_dir={out}", "resume=false"],
-                    root)
-        result[name] = {"stdout": lines, "best": weights_digest(out / "best.pt"),
+        if not (reuse and (out / "results.json").is_file()):
+            run(["phonelstm.train", *overrides, *data, f"out_dir={out}", "resume=false"], root)
+        # train.log: what the command logs (epochs, dev and test PER), the last line printed
+        log = [line for line in clean((out / "train.log").read_text().splitlines())
+               if "synth corpus:" not in line]  # the first run also prepared the corpus
+        result[name] = {"log": log, "best": weights_digest(out / "best.pt"),
                         "last": weights_digest(out / "last.pt"),
                         "results": files_digest(out)["results.json"]}
     model = work / "demo" / "best.pt"
-    test = sorted(Path(line.split('"audio": "')[1].split('"')[0]) for line in
+    test = sorted(data_dir / json.loads(line)["audio"] for line in
                   (data_dir / "test.jsonl").read_text().splitlines()[:4])
     for index, audio in enumerate(test):
         out = work / f"decode{index}"
@@ -111,8 +120,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("exp/fingerprint"))
     parser.add_argument("--data", type=Path, default=Path("data/synth"))
     parser.add_argument("--quick", action="store_true", help="a tiny run instead of the demo")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep the trainings already in --work (fingerprint decode and "
+                        "evaluate again)")
     args = parser.parse_args()
-    result = fingerprint(args.work.resolve(), args.data.resolve(), args.quick)
+    result = fingerprint(args.work.resolve(), args.data.resolve(), args.quick, args.reuse)
     args.out.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     if args.compare:
         before = json.loads(args.compare.read_text())
