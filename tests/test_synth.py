@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import subprocess
+import sys
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +234,40 @@ def test_dev_and_test_sentences_are_never_heard_in_training(corpus: Path) -> Non
     pools = sentence_pools(SynthConfig(), 720)
     assert sum(len(p) for p in pools.values()) == len(set().union(*pools.values())) == 720
     assert len(pools["dev"]) == len(pools["test"]) == 60
+
+
+@pytest.mark.parametrize(
+    ("signum", "to_group"),
+    [
+        (signal.SIGTERM, False),  # kill <pid>, a job scheduler stopping the run
+        (signal.SIGTERM, True),  # the same sent to every process of the job
+        (signal.SIGINT, True),  # Ctrl-C in a terminal reaches the whole foreground group
+    ],
+    ids=["sigterm", "sigterm-to-group", "ctrl-c"],
+)
+def test_stopped_build_leaves_no_temporary_folder(
+    tmp_path: Path, signum: signal.Signals, to_group: bool
+) -> None:
+    cfg = replace(TINY, sentences_per_train_voice=60, workers=1)  # seconds, time to stop it
+    script = (
+        "from phonelstm.config import SynthConfig\n"
+        "from phonelstm.data.synth.corpus import prepare_synth\n"
+        f"prepare_synth(SynthConfig(**{asdict(cfg)!r}), {str(tmp_path / 'corpus')!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        # Stop it once a worker is writing into the temporary folder beside the corpus.
+        while not list(tmp_path.glob(".corpus.*.tmp/wav/*/*.wav")):
+            assert proc.poll() is None, "the build ended before it could be stopped"
+            assert time.monotonic() < deadline, "no temporary corpus folder appeared"
+            time.sleep(0.01)
+        if to_group:
+            os.killpg(proc.pid, signum)
+        else:
+            proc.send_signal(signum)
+        assert proc.wait(timeout=60) != 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not list(tmp_path.iterdir()), "temporary folder left behind"

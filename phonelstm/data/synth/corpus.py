@@ -11,11 +11,16 @@ import json
 import logging
 import multiprocessing
 import shutil
+import signal
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
+from types import FrameType
 
 import numpy as np
 import soundfile as sf
@@ -200,13 +205,37 @@ def _replace_dir(tmp: Path, out_dir: Path) -> None:
         tmp.rename(out_dir)
 
 
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit`` while the corpus is built, so the cleanup runs.
+
+    SIGTERM's default action (``kill``, a job scheduler) ends the process at once: the temporary
+    folder stays behind and the workers run on. Raised in the main process instead, it leaves
+    the pool (which terminates the workers) and removes the folder; the exit status is 143 as
+    for a plain SIGTERM. A second SIGTERM does not interrupt that cleanup.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set signal handlers
+        return
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
 def prepare_synth(cfg: SynthConfig, out_dir: str | Path, force: bool = False) -> Path:
     """Build (or reuse) the synthetic corpus in ``out_dir``; returns ``out_dir``.
 
     A corpus is reused only when its stamp (``.complete``: config hash, file count and bytes)
-    matches; otherwise it is rebuilt in a temporary folder beside ``out_dir`` and moved in.
-    Synthesis runs in worker processes, so scripts must call this under
-    ``if __name__ == "__main__":``.
+    matches; otherwise it is rebuilt in a temporary folder beside ``out_dir`` and moved in; an
+    error, Ctrl-C or SIGTERM removes that folder. Synthesis runs in worker processes, so
+    scripts must call this under ``if __name__ == "__main__":``.
     """
     out_dir = Path(out_dir).resolve()
     key = _cache_key(cfg)
@@ -218,36 +247,37 @@ def prepare_synth(cfg: SynthConfig, out_dir: str | Path, force: bool = False) ->
     plan = plan_speakers(cfg)
     began = time.perf_counter()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
-    try:
-        jobs = _jobs(cfg, plan, tmp)
-        ordered = sorted(
-            (job for split_jobs in jobs.values() for job in split_jobs),
-            key=lambda job: -len(job.sentences),  # long jobs first balances the workers
-        )
-        # eSpeak keeps state that even espeak_Terminate does not reset, so each speaker gets a
-        # fresh process (maxtasksperchild=1) forked from a server that never loaded eSpeak.
-        # The server imports the main module once, so each fork does not re-import it.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["__main__", __name__])
-        done: dict[str, list[Utterance]] = {}
-        total = sum(len(job.sentences) for job in ordered)
-        with (
-            context.Pool(min(cfg.workers, len(ordered)), maxtasksperchild=1) as pool,
-            tqdm(total=total, desc="synth", unit="utt", disable=None) as progress,
-        ):
-            for utterances in pool.imap_unordered(_synth_speaker, ordered):
-                done[utterances[0].speaker] = utterances
-                progress.update(len(utterances))
+    with _sigterm_exits():
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+        try:
+            jobs = _jobs(cfg, plan, tmp)
+            ordered = sorted(
+                (job for split_jobs in jobs.values() for job in split_jobs),
+                key=lambda job: -len(job.sentences),  # long jobs first balances the workers
+            )
+            # eSpeak keeps state that even espeak_Terminate does not reset, so each speaker gets a
+            # fresh process (maxtasksperchild=1) forked from a server that never loaded eSpeak.
+            # The server imports the main module once, so each fork does not re-import it.
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["__main__", __name__])
+            done: dict[str, list[Utterance]] = {}
+            total = sum(len(job.sentences) for job in ordered)
+            with (
+                context.Pool(min(cfg.workers, len(ordered)), maxtasksperchild=1) as pool,
+                tqdm(total=total, desc="synth", unit="utt", disable=None) as progress,
+            ):
+                for utterances in pool.imap_unordered(_synth_speaker, ordered):
+                    done[utterances[0].speaker] = utterances
+                    progress.update(len(utterances))
 
-        splits = {s: [u for job in jobs[s] for u in done[job.speaker.name]] for s in SPLITS}
-        check_splits(splits, f"synth corpus {out_dir}")
-        write_splits(tmp, splits)
-        (tmp / STAMP_NAME).write_text(_stamp(tmp, key), encoding="utf-8")
-        _replace_dir(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            splits = {s: [u for job in jobs[s] for u in done[job.speaker.name]] for s in SPLITS}
+            check_splits(splits, f"synth corpus {out_dir}")
+            write_splits(tmp, splits)
+            (tmp / STAMP_NAME).write_text(_stamp(tmp, key), encoding="utf-8")
+            _replace_dir(tmp, out_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
     hours = sum(u.duration or 0.0 for us in done.values() for u in us) / 3600
     counts = {split: sum(len(job.sentences) for job in jobs[split]) for split in SPLITS}
