@@ -38,7 +38,7 @@ def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
     """
     out = Path(cfg.dir)
     if cfg.corpus == "synth":
-        from phonelstm.data.synth import prepare_synth
+        from phonelstm.data.synth.corpus import prepare_synth
 
         prepare_synth(cfg.synth, out, force=force)
         return out
