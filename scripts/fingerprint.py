@@ -90,7 +90,7 @@ def fingerprint(work: Path, data_dir: Path, quick: bool, reuse: bool) -> dict:
             run(["phonelstm.train", *overrides, *data, f"out_dir={out}", "resume=false"], root)
         # train.log: what the command logs (epochs, dev and test PER), the last line printed
         log = [line for line in clean((out / "train.log").read_text().splitlines())
-               if "synth corpus:" not in line]  # the first run also prepared the corpus
+               if "synth corpus" not in line]  # the first run also prepared the corpus
         result[name] = {"log": log, "best": weights_digest(out / "best.pt"),
                         "last": weights_digest(out / "last.pt"),
                         "results": files_digest(out)["results.json"]}
