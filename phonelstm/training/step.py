@@ -40,6 +40,8 @@ from phonelstm.training import distributed
 from phonelstm.training.options import AMP_DTYPES
 
 Forward = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]  # (B, T, F), (B,) -> logits
+# (batch still on the CPU, features, lengths) -> the features and lengths the model gets
+Pad = Callable[[Batch, Tensor, Tensor], tuple[Tensor, Tensor]]
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class TrainStep:
     """
 
     def __init__(self, cfg: TrainConfig, ctx: distributed.Context, device: torch.device,
-                 model: nn.Module, forward: Forward, pad: Callable, average_gradients: bool,
+                 model: nn.Module, forward: Forward, pad: Pad, average_gradients: bool,
                  extractor: FeatureExtractor, normalizer: Normalizer,
                  optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler) -> None:
         self.cfg, self.ctx, self.device = cfg, ctx, device
