@@ -175,7 +175,7 @@ class TrainerConfig:
     init_from: str | None = None  # start from this checkpoint's weights and feature stats
     beam: int = 1  # beam width for the final test scoring; 1: greedy (best path)
     beam_backend: str = "auto"  # auto (torchaudio if importable) | torchaudio | python
-    # static batch shapes, padded RNN, CUDA graphs on GPU (phonelstm.fast_path); null: on CUDA
+    # static batch shapes, padded RNN, CUDA graphs on GPU (phonelstm.training.step); null: on CUDA
     fast: bool | None = None
     # with fast on CUDA: each LSTM layer as one Triton kernel over all steps (else cuDNN)
     persistent_lstm: bool = True

@@ -23,10 +23,10 @@ from tqdm import tqdm
 from phonelstm import cli
 from phonelstm.config import DecodeConfig, to_dataclass
 from phonelstm.data.manifest import Utterance, read_manifest
+from phonelstm.device import resolve_device
 from phonelstm.errors import PhonelstmError
 from phonelstm.features import frame_params
 from phonelstm.recognizer import Recognizer
-from phonelstm.train import resolve_device
 from phonelstm.writers import WRITERS, Result, check_outputs, write_posteriors
 
 log = logging.getLogger(__name__)

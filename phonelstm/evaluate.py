@@ -24,13 +24,13 @@ from phonelstm.config import EvaluateConfig, to_dataclass
 from phonelstm.data.dataset import frame_labels
 from phonelstm.data.manifest import Utterance, read_manifest
 from phonelstm.decode import decode_utterances, read_transcripts, report_failures
+from phonelstm.device import resolve_device
 from phonelstm.errors import PhonelstmError
 from phonelstm.io import atomic_write_text
 from phonelstm.metrics import EPS, ErrorCounts, align
 from phonelstm.phones import fold
 from phonelstm.plots import plot_confusion, plot_utterance
 from phonelstm.recognizer import Recognizer
-from phonelstm.train import resolve_device
 from phonelstm.writers import Result, check_writable
 
 

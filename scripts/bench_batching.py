@@ -20,9 +20,9 @@ from hydra import compose, initialize_config_dir
 
 from phonelstm import cli
 from phonelstm.config import TrainConfig, to_dataclass
+from phonelstm.data.loader import make_loader
+from phonelstm.data.prepare import load_split, prepare_corpus
 from phonelstm.phones import Vocabulary
-from phonelstm.prepare import load_split, prepare_corpus
-from phonelstm.train import make_loader
 
 
 def main() -> None:

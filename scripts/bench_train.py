@@ -14,7 +14,7 @@ device, a full training step (forward, loss, backward, Adam):
   loss, in fp32;
 - ``phonelstm``: ``trainer.fast=true``: the padded recurrence, on CUDA with each LSTM layer
   as one persistent Triton kernel (``phonelstm.persistent_lstm``; ``--cudnn`` for cuDNN's
-  LSTM instead) and one CUDA graph per shape (``phonelstm.fast_path``), with ``--amp``
+  LSTM instead) and one CUDA graph per shape (``phonelstm.training.step``), with ``--amp``
   autocast.
 
 It prints ms per step, frames per second and the speed-up, then decoding speed (eval
@@ -36,9 +36,10 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from phonelstm.config import ModelConfig
 from phonelstm.decoding import greedy_decode
-from phonelstm.fast_path import GraphedModel
+from phonelstm.device import device_name
 from phonelstm.losses import ctc_loss, frame_loss
 from phonelstm.model import RecurrentModel, build_model
+from phonelstm.training.step import GraphedModel
 
 TIMIT_TRAIN_FRAMES = 1_120_000  # about: 3696 utterances (no SA), ~3.1 h of 10 ms frames
 NETWORKS = {  # name: (inputs, outputs, layers, hidden, task)
@@ -120,8 +121,8 @@ def bench_network(name: str, batch_sizes: list[int], T: int, device: torch.devic
         torch.manual_seed(0)
         eager = EagerBLSTM(inputs, outputs, layers, hidden).to(device)
         ours = build_model(ModelConfig(hidden=hidden, layers=layers, dropout=0.0,
-                                       stack_frames=1), inputs, outputs).to(device)
-        ours.padded, ours.persistent = True, persistent
+                                       stack_frames=1), inputs, outputs,
+                           recurrence="persistent" if persistent else "padded").to(device)
         forward = GraphedModel(ours, amp) if device.type == "cuda" else ours
         eager_ms = time_it(train_step(eager, eager, task, batch, None), device, steps, 3)
         # GraphedModel autocasts inside its graphs (autocast's cache must be off there)
@@ -176,8 +177,7 @@ def main() -> None:
     args = parser.parse_args()
     device = torch.device(args.device)
     amp = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}[args.amp]
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else (
-        f"cpu ({torch.get_num_threads()} threads)")
+    name = device_name(device)
     print(f"device: {name}, torch {torch.__version__}, amp {args.amp}, T={args.frames}")
     train_rows = [row for net in args.networks
                   for row in bench_network(net, args.batch_sizes, args.frames, device, amp,

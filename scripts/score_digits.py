@@ -17,12 +17,13 @@ from pathlib import Path
 
 from phonelstm.checkpoint import load_checkpoint, restore
 from phonelstm.data.fsdd import digit_from_phones
+from phonelstm.data.loader import make_loader
+from phonelstm.data.prepare import load_split
+from phonelstm.device import resolve_device
 from phonelstm.inference import decode_outputs, forward_batches
 from phonelstm.io import atomic_write_text
 from phonelstm.metrics import ErrorCounts, count_errors
 from phonelstm.phones import fold
-from phonelstm.prepare import load_split
-from phonelstm.train import make_loader, resolve_device
 
 
 def main() -> None:

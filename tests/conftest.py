@@ -72,7 +72,7 @@ def trained_checkpoints(sample_corpus: Path, tmp_path_factory: pytest.TempPathFa
     """
     from phonelstm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, TrainerConfig
     from phonelstm.data.manifest import read_manifest
-    from phonelstm.train import train
+    from phonelstm.training.loop import train
 
     out = tmp_path_factory.mktemp("trained")
     few = out / "few"

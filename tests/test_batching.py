@@ -13,7 +13,7 @@ from hydra import compose, initialize_config_dir
 from phonelstm import cli
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, utterance_frames
-from phonelstm.prepare import load_split, prepare_corpus
+from phonelstm.data.prepare import load_split, prepare_corpus
 from tests.conftest import TIMIT_SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -90,7 +90,7 @@ def test_missing_required_setting(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_checkpoint(sample_corpus, tmp_path_factory) -> Path:
     from phonelstm.config import DataConfig, ModelConfig, TrainConfig, TrainerConfig
-    from phonelstm.train import train
+    from phonelstm.training.loop import train
 
     out = tmp_path_factory.mktemp("tiny_exp")
     train(TrainConfig(data=DataConfig(name="s", corpus="manifest", dir=str(sample_corpus)),

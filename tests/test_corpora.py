@@ -16,9 +16,9 @@ from phonelstm.config import AlignedConfig, DataConfig, FsddConfig, TimitConfig
 from phonelstm.data.corpus import DataError, read_list
 from phonelstm.data.fsdd import digit_from_phones, digit_lexicon
 from phonelstm.data.manifest import SPLITS, read_manifest
+from phonelstm.data.prepare import prepare_corpus
 from phonelstm.data.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, TRAIN_SPEAKERS
 from phonelstm.phones import TIMIT61
-from phonelstm.prepare import prepare_corpus
 from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,7 +8,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-import phonelstm.train as train_module
+import phonelstm.training.step as step_module
 from phonelstm.checkpoint import load_checkpoint
 from phonelstm.cli import CONF_DIR
 from phonelstm.config import (
@@ -23,7 +23,7 @@ from phonelstm.data.manifest import read_manifest, write_manifest
 from phonelstm.losses import ctc_loss
 from phonelstm.model import RecurrentModel
 from phonelstm.noise import weight_noise
-from phonelstm.train import train
+from phonelstm.training.loop import train
 
 
 def tiny_config(sample_corpus, tmp_path, n=3, **trainer):
@@ -96,7 +96,7 @@ def test_non_finite_losses_are_skipped_and_counted(sample_corpus, tmp_path, monk
         loss = ctc_loss(*args, **kwargs)
         return loss * math.nan if len(calls) == 2 else loss
 
-    monkeypatch.setattr(train_module, "ctc_loss", sometimes_nan)
+    monkeypatch.setattr(step_module, "ctc_loss", sometimes_nan)
     cfg = tiny_config(sample_corpus, tmp_path)
     train(cfg)
     ckpt = load_checkpoint(tmp_path / "exp" / "last.pt")

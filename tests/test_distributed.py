@@ -12,11 +12,11 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from phonelstm import distributed
 from phonelstm.checkpoint import load_checkpoint
 from phonelstm.data.corpus import DataError
 from phonelstm.data.dataset import BucketBatchSampler
 from phonelstm.data.manifest import read_manifest, write_manifest
+from phonelstm.training import distributed
 from tests.conftest import run_cli
 
 

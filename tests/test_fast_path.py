@@ -8,10 +8,10 @@ import torch
 from phonelstm.checkpoint import load_checkpoint
 from phonelstm.config import ModelConfig, OptimConfig
 from phonelstm.data.dataset import BucketBatchSampler
-from phonelstm.fast_path import GraphedModel, StaticShapes, pad_batch
 from phonelstm.losses import ctc_loss
 from phonelstm.model import build_model, valid_mask
-from phonelstm.train import train
+from phonelstm.training.loop import train
+from phonelstm.training.step import GraphedModel, StaticShapes, pad_batch
 from tests.test_ctc import tiny_config
 
 
@@ -60,11 +60,10 @@ def test_fast_path_on_cpu_trains_to_the_eager_parameters(sample_corpus, tmp_path
         torch.testing.assert_close(runs[True][key], value, rtol=1e-5, atol=1e-6, msg=key)
 
 
-def _ctc_step_inputs(device: str):
+def _ctc_step_inputs(device: str, recurrence: str):
     torch.manual_seed(0)
     model = build_model(ModelConfig(hidden=160, layers=3, dropout=0.0, stack_frames=1), 20,
-                        10).to(device)
-    model.padded = True
+                        10, recurrence=recurrence).to(device)
     feats, lengths = torch.randn(4, 64, 20, device=device), torch.tensor([64, 50, 33, 0])
     targets = torch.randint(1, 10, (4, 8), device=device)
     target_lengths = torch.tensor([8, 6, 5, 0])
@@ -73,10 +72,9 @@ def _ctc_step_inputs(device: str):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-@pytest.mark.parametrize("persistent", [False, True], ids=["cudnn", "persistent"])
-def test_graphed_step_gives_the_eager_loss_and_gradients(persistent):
-    model, feats, lengths, targets, target_lengths = _ctc_step_inputs("cuda")
-    model.persistent = persistent
+@pytest.mark.parametrize("recurrence", ["padded", "persistent"], ids=["cudnn", "persistent"])
+def test_graphed_step_gives_the_eager_loss_and_gradients(recurrence):
+    model, feats, lengths, targets, target_lengths = _ctc_step_inputs("cuda", recurrence)
     graphed = GraphedModel(model, amp_dtype=None)
     results = []
     for forward in (model, graphed, graphed):  # eager, capture + replay, replay
@@ -112,16 +110,15 @@ def test_a_short_graphed_run_converges_like_the_eager_one(sample_corpus, tmp_pat
 @pytest.mark.parametrize("batch", [5, 70])  # one block of rows, and two
 def test_persistent_lstm_equals_cudnn_in_outputs_and_gradients(batch, amp):
     torch.manual_seed(0)
-    model = build_model(ModelConfig(hidden=250, layers=2, dropout=0.0, stack_frames=1), 20,
-                        10).cuda()
-    model.padded = True
+    cfg = ModelConfig(hidden=250, layers=2, dropout=0.0, stack_frames=1)
+    cudnn = build_model(cfg, 20, 10, recurrence="padded").cuda()
+    persistent = build_model(cfg, 20, 10, recurrence="persistent").cuda()
+    persistent.load_state_dict(cudnn.state_dict())
     feats = torch.randn(batch, 64, 20, device="cuda")
     lengths = torch.randint(1, 65, (batch,), device="cuda")
     lengths[0] = 64
     results = []
-    for persistent in (False, True):
-        model.persistent = persistent
-        model.zero_grad(set_to_none=True)
+    for model in (cudnn, persistent):
         with torch.autocast("cuda", dtype=amp or torch.float32, enabled=amp is not None):
             logits, out_lengths = model(feats, lengths)
         logits = logits.float() * valid_mask(out_lengths, logits.shape[1]).unsqueeze(-1)

@@ -22,7 +22,7 @@ from phonelstm.data.manifest import read_manifest, write_manifest
 from phonelstm.feature_cache import FeatureCache
 from phonelstm.features import FeatureExtractor
 from phonelstm.phones import TIMIT61, Vocabulary
-from phonelstm.train import train
+from phonelstm.training.loop import train
 
 
 def _counting_loads(monkeypatch):

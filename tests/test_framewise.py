@@ -17,9 +17,10 @@ from phonelstm.config import (
     to_dataclass,
 )
 from phonelstm.metrics import ConfusionMatrix
-from phonelstm.model import PeepholeLSTM, build_model, count_parameters, describe
+from phonelstm.model import build_model, count_parameters, describe
 from phonelstm.phones import TIMIT61
-from phonelstm.train import train
+from phonelstm.recurrence import PeepholeLSTM
+from phonelstm.training.loop import train
 from tests.test_train import tiny_corpus
 
 PRESETS = sorted(p.stem for p in (Path(CONF_DIR) / "model").glob("fw_*.yaml"))

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-import phonelstm.train as train_module
+import phonelstm.training.step as step_module
 from phonelstm.checkpoint import load_checkpoint
 from phonelstm.losses import ctc_loss
-from phonelstm.train import train
+from phonelstm.training.loop import train
 from tests.test_ctc import tiny_config
 
 
@@ -30,10 +30,10 @@ def test_resume_mid_epoch_gives_the_uninterrupted_parameters(sample_corpus, tmp_
         return ctc_loss(*args, **kwargs)
 
     resumed = tiny_config(sample_corpus, tmp_path / "resumed", **settings)
-    monkeypatch.setattr(train_module, "ctc_loss", crash_at_fifth_batch)
+    monkeypatch.setattr(step_module, "ctc_loss", crash_at_fifth_batch)
     with pytest.raises(Interrupted):
         train(resumed)
-    monkeypatch.setattr(train_module, "ctc_loss", ctc_loss)
+    monkeypatch.setattr(step_module, "ctc_loss", ctc_loss)
     assert load_checkpoint(tmp_path / "resumed" / "exp" / "last.pt")["progress"]["step"] == 4
     train(resumed)
 

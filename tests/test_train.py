@@ -5,7 +5,7 @@ import json
 from phonelstm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, TrainerConfig
 from phonelstm.data.manifest import read_manifest, write_manifest
 from phonelstm.recognizer import Recognizer
-from phonelstm.train import train
+from phonelstm.training.loop import train
 
 
 def tiny_corpus(sample_corpus, tmp_path, n=4):

@@ -125,7 +125,7 @@ def collate(examples: list[Example]) -> Batch:
 
 def round_up(frames: int, quantum: int) -> int:
     """``frames`` rounded up to a multiple of ``quantum``: the static length a batch is
-    padded to (``length_quantum`` here, ``phonelstm.fast_path.StaticShapes``)."""
+    padded to (``length_quantum`` here, ``phonelstm.training.step.StaticShapes``)."""
     return -(-frames // quantum) * quantum
 
 
@@ -160,7 +160,7 @@ class BucketBatchSampler(Sampler[list[int]]):
     of ranks.
 
     Static shapes (``length_quantum > 1``): batches are packed by lengths rounded up to a
-    multiple of ``length_quantum``, the length they are padded to (``phonelstm.fast_path``).
+    multiple of ``length_quantum``, the length they are padded to (``phonelstm.training.step``).
     """
 
     def __init__(self, lengths: Sequence[int], max_frames: int, max_batch: int = 64,
