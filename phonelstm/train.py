@@ -36,15 +36,22 @@ from phonelstm.data.manifest import Utterance, read_manifest
 from phonelstm.errors import PhonelstmError
 from phonelstm.fast_path import GraphedModel, StaticShapes, longest_frames, pad_batch
 from phonelstm.feature_cache import FeatureCache
-from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment
-from phonelstm.inference import Scores, batch_features, forward_batches, raw_batch_features, score
+from phonelstm.features import (
+    FeatureExtractor,
+    Normalizer,
+    SpecAugment,
+    batch_features,
+    raw_batch_features,
+)
 from phonelstm.io import atomic_write_text
 from phonelstm.losses import ctc_loss, frame_loss
-from phonelstm.metrics import ConfusionMatrix, frame_accuracy, write_frame_report
+from phonelstm.metrics import ConfusionMatrix, Scores, frame_accuracy
 from phonelstm.model import RecurrentModel, build_model, count_parameters, describe
 from phonelstm.noise import weight_noise
 from phonelstm.phones import TIMIT61, Vocabulary
 from phonelstm.prepare import load_split, prepare_corpus
+from phonelstm.recognizer import forward_batches, score
+from phonelstm.reports import write_frame_report
 
 log = logging.getLogger("phonelstm.train")
 
