@@ -77,19 +77,18 @@ def fold_index(labels: Sequence[str], target: int = 39) -> Tensor:
 
 
 @dataclass
-class PhoneErrors:
-    """Errors of one reference phone (``ins``: times it was inserted in hypotheses)."""
+class PhoneErrors(ErrorCounts):
+    """Errors of one reference phone: ``ref_len`` its occurrences, ``ins`` the times it was
+    inserted in hypotheses (which its ``rate`` leaves out)."""
 
-    count: int = 0
-    correct: int = 0
-    sub: int = 0
-    dels: int = 0
-    ins: int = 0
+    @property
+    def correct(self) -> int:
+        return self.ref_len - self.sub - self.dels
 
     @property
     def rate(self) -> float:
         """(substitutions + deletions) / occurrences, in percent."""
-        return 100.0 * (self.sub + self.dels) / max(self.count, 1)
+        return 100.0 * (self.sub + self.dels) / max(self.ref_len, 1)
 
 
 @dataclass
@@ -116,15 +115,13 @@ class Scores:
                 self.phones.setdefault(h, PhoneErrors()).ins += 1
                 continue
             stats = self.phones.setdefault(r, PhoneErrors())
-            stats.count += 1
+            stats.ref_len += 1
             if h == EPS:
                 counts.dels += 1
                 stats.dels += 1
             elif h != r:
                 counts.sub += 1
                 stats.sub += 1
-            else:
-                stats.correct += 1
         self.errors += counts
         if speaker is not None:
             self.speakers[speaker] = self.speakers.get(speaker, ErrorCounts()) + counts

@@ -21,7 +21,7 @@ def summary_json(scores: Scores, top: int, extra: dict) -> dict:
     return {
         **_counts_json(scores.errors), "utterances": scores.utterances, **extra,
         "speakers": {s: _counts_json(c) for s, c in sorted(scores.speakers.items())},
-        "phones": {p: {"count": e.count, "correct": e.correct, "sub": e.sub, "del": e.dels,
+        "phones": {p: {"count": e.ref_len, "correct": e.correct, "sub": e.sub, "del": e.dels,
                        "ins": e.ins, "error_rate": round(e.rate, 3)}
                    for p, e in sorted(scores.phones.items())},
         "confusions": [{"ref": r, "hyp": h, "count": n} for r, h, n in scores.confusions(top)],
@@ -36,9 +36,9 @@ def summary_text(scores: Scores, top: int, title: str, frame_accuracy: float | N
     for s, c in sorted(scores.speakers.items()):
         lines.append(f"{s:<16}{c.rate:>7.2f}{c.ref_len:>8}{c.sub:>6}{c.dels:>6}{c.ins:>6}")
     lines += ["", f"{'phone':<8}{'count':>7}{'err%':>7}{'sub':>6}{'del':>6}{'ins':>6}"]
-    ranked = sorted(scores.phones.items(), key=lambda kv: (-kv[1].rate, -kv[1].count, kv[0]))
+    ranked = sorted(scores.phones.items(), key=lambda kv: (-kv[1].rate, -kv[1].ref_len, kv[0]))
     for p, e in ranked:
-        lines.append(f"{p:<8}{e.count:>7}{e.rate:>7.1f}{e.sub:>6}{e.dels:>6}{e.ins:>6}")
+        lines.append(f"{p:<8}{e.ref_len:>7}{e.rate:>7.1f}{e.sub:>6}{e.dels:>6}{e.ins:>6}")
     lines += ["", f"most frequent confusions (reference -> hypothesis, {EPS} = none)"]
     lines += [f"{r:>6} -> {h:<6}{n:>6}" for r, h, n in scores.confusions(top)]
     return "\n".join(lines) + "\n"

@@ -38,7 +38,8 @@ def test_scores_per_speaker_phone_and_pairs():
     scores.add(list("a"), [], "s2")  # a deleted
     assert scores.errors == ErrorCounts(7, 1, 1, 1) and scores.utterances == 3
     assert scores.speakers == {"s1": ErrorCounts(4, 1, 0, 0), "s2": ErrorCounts(3, 0, 1, 1)}
-    assert (scores.phones["a"].count, scores.phones["a"].dels, scores.phones["e"].ins) == (3, 1, 1)
+    a, e = scores.phones["a"], scores.phones["e"]
+    assert (a.ref_len, a.correct, a.dels, a.rate, e.ins) == (3, 2, 1, 100 / 3, 1)
     assert scores.confusions(5) == [("*", "e", 1), ("a", "*", 1), ("c", "x", 1)]
     matrix = scores.confusion_matrix()
     assert matrix.labels == ("a", "b", "c", "d", "e", "x", "*")
