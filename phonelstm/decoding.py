@@ -1,6 +1,6 @@
 """CTC decoding: best path (greedy) and prefix beam search, with frame spans per phone.
 
-"Beam 1" means best-path decoding: ``decode`` widths <= 1 take the argmax path, which is
+"Beam 1" means best-path decoding: ``ctc_decode`` widths <= 1 take the argmax path, which is
 what a prefix search of width 1 finds whenever each frame's best label has probability
 above 1/2 (tested), and is exact and fast otherwise too.
 
@@ -138,6 +138,14 @@ def beam_decode(log_probs: Tensor, lengths: Tensor, beam: int, blank: int = 0,
     return [Hypothesis([int(i) for i in best.tokens], [int(t) - 1 for t in best.timesteps],
                        float(best.score))
             for best, *_ in results]
+
+
+def ctc_decode(log_probs: Tensor, lengths: Tensor, beam: int = 1,
+               backend: str = "auto") -> list[Hypothesis]:
+    """CTC decoding of ``(B, T, C)`` log posteriors: greedy for ``beam <= 1``, else beam."""
+    if beam <= 1:
+        return greedy_decode(log_probs, lengths)
+    return beam_decode(log_probs, lengths, beam, backend=backend)
 
 
 def spans(frames: list[int], last_frame: int) -> list[tuple[int, int]]:

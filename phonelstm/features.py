@@ -28,6 +28,8 @@ Backends (``FeatureConfig.backend``), numerically consistent (tested to 1e-3):
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import librosa
 import numpy as np
 import scipy.fft
@@ -37,6 +39,9 @@ from torch import Tensor, nn
 
 from phonelstm.config import FeatureConfig
 from phonelstm.errors import PhonelstmError
+
+if TYPE_CHECKING:
+    from phonelstm.data.dataset import Batch
 
 _LOG_FLOOR = 1e-10
 _FMIN = 20.0
@@ -265,3 +270,26 @@ def normalize_utterances(feats: Tensor, lengths: Tensor) -> Tensor:
     var = ((feats - mean).pow(2) * mask).sum(1, keepdim=True) / n
     return (feats - mean) / var.clamp_min(1e-8).sqrt() * mask
 
+
+def normalize(feats: Tensor, lengths: Tensor, normalizer: Normalizer | None,
+              cfg: FeatureConfig) -> Tensor:
+    """``FeatureConfig.normalize``: global statistics, per utterance, or none."""
+    if cfg.normalize == "global" and normalizer is not None:
+        return normalizer(feats)
+    if cfg.normalize == "utterance":
+        return normalize_utterances(feats, lengths)
+    return feats
+
+
+def raw_batch_features(batch: Batch, extractor: FeatureExtractor) -> tuple[Tensor, Tensor]:
+    """Un-normalised features ``(B, T, F)`` and frame counts: cached ones, or extracted now."""
+    if batch.feats is not None:
+        return batch.feats, batch.feat_lengths
+    return extractor(batch.wave, batch.wave_lengths)
+
+
+def batch_features(batch: Batch, extractor: FeatureExtractor, normalizer: Normalizer | None,
+                   cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
+    """Normalised features ``(B, T, F)`` and frame counts of a batch."""
+    feats, lengths = raw_batch_features(batch, extractor)
+    return normalize(feats, lengths, normalizer, cfg), lengths

@@ -1,18 +1,19 @@
-"""Scoring: phone error rate from an edit-distance alignment, frame accuracy, confusions."""
+"""Scoring: phone error rate from an edit-distance alignment, frame accuracy, confusions.
+
+``Scores`` is the one scorer; ``phonelstm.reports`` writes what it holds to files."""
 
 from __future__ import annotations
 
-import json
+from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import kaldialign
 import torch
 from torch import Tensor
 
-from phonelstm.io import atomic_write, atomic_write_text
-from phonelstm.phones import TIMIT39, TIMIT48, fold
+from phonelstm.losses import IGNORE
+from phonelstm.phones import TIMIT39, TIMIT48, TIMIT61, fold
 
 EPS = "*"
 
@@ -52,32 +53,114 @@ def align(ref: Sequence[str], hyp: Sequence[str]) -> list[tuple[str, str]]:
 
 
 def count_errors(ref: Sequence[str], hyp: Sequence[str]) -> ErrorCounts:
-    counts = ErrorCounts(ref_len=len(ref))
-    for r, h in align(ref, hyp):
-        if r == EPS:
-            counts.ins += 1
-        elif h == EPS:
-            counts.dels += 1
-        elif r != h:
-            counts.sub += 1
-    return counts
+    scores = Scores()
+    scores.add(ref, hyp)
+    return scores.errors
 
 
-def frame_accuracy(predicted: Tensor, target: Tensor, ignore_index: int = -100) -> tuple[int, int]:
+def frame_accuracy(predicted: Tensor, target: Tensor, ignore_index: int = IGNORE
+                   ) -> tuple[int, int]:
     """Correct and total counts over frames whose target is not ``ignore_index``."""
     valid = target != ignore_index
     return int((predicted[valid] == target[valid]).sum()), int(valid.sum())
 
 
+FOLDED_CLASSES = {61: TIMIT61, 48: TIMIT48, 39: TIMIT39}
+
+
+def fold_index(labels: Sequence[str], target: int = 39) -> Tensor:
+    """Index in ``FOLDED_CLASSES[target]`` of each TIMIT label folded to ``target`` phones;
+    ``IGNORE`` for ``q``, which folding removes from both sides when scoring."""
+    classes = FOLDED_CLASSES[target]
+    return torch.tensor([classes.index(f[0]) if (f := fold([label], target)) else IGNORE
+                         for label in labels])
+
+
+@dataclass
+class PhoneErrors(ErrorCounts):
+    """Errors of one reference phone: ``ref_len`` its occurrences, ``ins`` the times it was
+    inserted in hypotheses (which its ``rate`` leaves out)."""
+
+    @property
+    def correct(self) -> int:
+        return self.ref_len - self.sub - self.dels
+
+    @property
+    def rate(self) -> float:
+        """(substitutions + deletions) / occurrences, in percent."""
+        return 100.0 * (self.sub + self.dels) / max(self.ref_len, 1)
+
+
+@dataclass
+class Scores:
+    """The one scorer: PER with S/D/I in total, per speaker and per phone, the aligned
+    (reference, hypothesis) pairs, and frame accuracy; training, evaluation and the scripts
+    all add their utterances here."""
+
+    errors: ErrorCounts = field(default_factory=ErrorCounts)
+    speakers: dict[str, ErrorCounts] = field(default_factory=dict)
+    phones: dict[str, PhoneErrors] = field(default_factory=dict)
+    pairs: Counter = field(default_factory=Counter)  # (ref, hyp) -> count, EPS for ins/del
+    utterances: int = 0
+    frames_correct: int = 0
+    frames_total: int = 0
+
+    def add(self, ref: Sequence[str], hyp: Sequence[str], speaker: str | None = None) -> None:
+        """Score one utterance's (already folded) phones."""
+        counts = ErrorCounts(ref_len=len(ref))
+        for r, h in align(ref, hyp):
+            self.pairs[r, h] += 1
+            if r == EPS:
+                counts.ins += 1
+                self.phones.setdefault(h, PhoneErrors()).ins += 1
+                continue
+            stats = self.phones.setdefault(r, PhoneErrors())
+            stats.ref_len += 1
+            if h == EPS:
+                counts.dels += 1
+                stats.dels += 1
+            elif h != r:
+                counts.sub += 1
+                stats.sub += 1
+        self.errors += counts
+        if speaker is not None:
+            self.speakers[speaker] = self.speakers.get(speaker, ErrorCounts()) + counts
+        self.utterances += 1
+
+    def add_frames(self, predicted: Tensor, target: Tensor) -> None:
+        """Count frames given as class indices; ``IGNORE`` targets are skipped."""
+        correct, total = frame_accuracy(predicted, target)
+        self.frames_correct += correct
+        self.frames_total += total
+
+    @property
+    def frame_accuracy(self) -> float:
+        return 100.0 * self.frames_correct / max(self.frames_total, 1)
+
+    def confusions(self, top: int) -> list[tuple[str, str, int]]:
+        """The most frequent errors: (reference, hypothesis, count), EPS for ins/del."""
+        errors = [(r, h, n) for (r, h), n in self.pairs.items() if r != h]
+        return sorted(errors, key=lambda e: (-e[2], e[0], e[1]))[:top]
+
+    def confusion_matrix(self) -> ConfusionMatrix:
+        """Aligned phone pairs over the phones seen plus ``EPS`` (last)."""
+        labels = sorted({p for pair in self.pairs for p in pair} - {EPS}) + [EPS]
+        index = {p: i for i, p in enumerate(labels)}
+        matrix = ConfusionMatrix(labels)
+        for (r, h), n in self.pairs.items():
+            matrix.counts[index[r], index[h]] += n
+        return matrix
+
+
 class ConfusionMatrix:
-    """Frame counts of (reference, hypothesis) class pairs: ``counts[ref, hyp]``."""
+    """Counts of (reference, hypothesis) pairs, frames or aligned phones: ``counts[ref, hyp]``."""
 
     def __init__(self, labels: Sequence[str], counts: Tensor | None = None) -> None:
         self.labels = tuple(labels)
         n = len(self.labels)
         self.counts = torch.zeros(n, n, dtype=torch.long) if counts is None else counts
 
-    def update(self, reference: Tensor, hypothesis: Tensor, ignore_index: int = -100) -> None:
+    def update(self, reference: Tensor, hypothesis: Tensor, ignore_index: int = IGNORE) -> None:
         """Add frames given as class indices of any (equal) shape; ``ignore_index`` is skipped."""
         valid = reference != ignore_index
         n = len(self.labels)
@@ -102,9 +185,8 @@ class ConfusionMatrix:
     def fold(self, target: int = 39) -> ConfusionMatrix:
         """The TIMIT-61 matrix folded to 48 or 39 classes; frames with ``q`` on either side
         are dropped, as ``q`` is removed from both sides when scoring."""
-        classes = {48: TIMIT48, 39: TIMIT39}[target]
-        index = torch.tensor([classes.index(f[0]) if (f := fold([label], target)) else -1
-                              for label in self.labels])
+        classes = FOLDED_CLASSES[target]
+        index = fold_index(self.labels, target)
         rows = index.unsqueeze(1).expand_as(self.counts)
         cols = index.unsqueeze(0).expand_as(self.counts)
         keep = (rows >= 0) & (cols >= 0)
@@ -118,41 +200,3 @@ class ConfusionMatrix:
         lines += [",".join([label, *map(str, row)])
                   for label, row in zip(self.labels, self.counts.tolist(), strict=True)]
         return "\n".join(lines) + "\n"
-
-    def plot(self, path: str | Path, title: str) -> None:
-        """Save the row-normalised matrix (share of each reference's frames) as an image."""
-        from matplotlib.figure import Figure
-
-        rates = self.counts.double() / self.counts.sum(1, keepdim=True).clamp(min=1)
-        n = len(self.labels)
-        figure = Figure(figsize=(4 + n * 0.16, 3.5 + n * 0.16))
-        axes = figure.add_subplot()
-        image = axes.imshow(rates.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-        axes.set_xticks(range(n), self.labels, rotation=90, fontsize=6)
-        axes.set_yticks(range(n), self.labels, fontsize=6)
-        axes.set_xlabel("hypothesis")
-        axes.set_ylabel("reference")
-        axes.set_title(title)
-        figure.colorbar(image, ax=axes, fraction=0.04, label="share of reference frames")
-        figure.tight_layout()
-        with atomic_write(path) as tmp:
-            figure.savefig(tmp, dpi=120)
-
-
-def write_frame_report(matrix: ConfusionMatrix, out_dir: str | Path, name: str) -> dict:
-    """Frame accuracy on 61 and 39 classes, per-phone accuracy and confusion matrices.
-
-    Writes ``<name>_frames.json``, ``<name>_confusion{61,39}.csv`` and ``.png`` into
-    ``out_dir``; returns the JSON content.
-    """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report: dict = {"frames": matrix.frames}
-    for classes, m in ((61, matrix), (39, matrix.fold(39))):
-        report[f"accuracy_{classes}"] = m.accuracy
-        report[f"per_phone_accuracy_{classes}"] = m.per_class_accuracy()
-        atomic_write_text(out_dir / f"{name}_confusion{classes}.csv", m.to_csv())
-        m.plot(out_dir / f"{name}_confusion{classes}.png",
-               f"{name}: {classes} classes, frame accuracy {m.accuracy:.1f}%")
-    atomic_write_text(out_dir / f"{name}_frames.json", json.dumps(report, indent=1) + "\n")
-    return report

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from phonelstm.io import atomic_write  # noqa: E402
+from phonelstm.metrics import EPS, ConfusionMatrix  # noqa: E402
 
 Segment = tuple[str, float, float]  # phone, start, end (seconds)
 
@@ -22,16 +23,19 @@ def _save(fig: plt.Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def plot_confusion(matrix: np.ndarray, labels: Sequence[str], path: Path, title: str) -> None:
+def plot_confusion(matrix: ConfusionMatrix, path: Path, title: str) -> None:
     """Row-normalised confusion counts ``(R, H)``: rows reference, columns hypothesis."""
-    rows = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    counts = matrix.counts.numpy()
+    labels = matrix.labels
+    rows = counts / np.maximum(counts.sum(1, keepdims=True), 1)
+    gap = EPS in labels  # aligned phone pairs: EPS marks insertions and deletions
     size = 3 + 0.22 * len(labels)
     fig, ax = plt.subplots(figsize=(size, size))
     image = ax.imshow(rows, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
     ax.set_yticks(range(len(labels)), labels, fontsize=7)
-    ax.set_xlabel("hypothesis (* = deletion)")
-    ax.set_ylabel("reference (* = insertion)")
+    ax.set_xlabel(f"hypothesis ({EPS} = deletion)" if gap else "hypothesis")
+    ax.set_ylabel(f"reference ({EPS} = insertion)" if gap else "reference")
     ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.04, label="fraction of the reference row")
     fig.tight_layout()

@@ -13,23 +13,43 @@ output frame; frame 0 starts at 0), clipped to the audio. The runs come from
 Long recordings (longer than ``chunk_seconds``) run through the model in windows of
 ``chunk_seconds`` with ``context_seconds`` of audio on each side whose outputs are dropped,
 so memory stays bounded and frame times stay those of the whole recording.
+
+Many recordings (files, folders, manifests: ``decode_utterances``) run shortest first in
+padded batches; a long one runs alone, in windows. Training and the scripts run the model
+over their data loaders' batches with ``forward_batches`` and score them with ``score``:
+``log_posteriors`` is the one step from features to log posteriors for all of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import soundfile as sf
 import torch
 import torchaudio.functional as AF
-from torch import Tensor
+from torch import Tensor, nn
+from tqdm import tqdm
 
 from phonelstm.audio import load_audio
 from phonelstm.checkpoint import CheckpointError, load_checkpoint, restore
-from phonelstm.decoding import nonblank_last_frame, spans
+from phonelstm.config import FeatureConfig
+from phonelstm.data.dataset import Batch
+from phonelstm.data.manifest import Utterance
+from phonelstm.decoding import ctc_decode, nonblank_last_frame, spans
 from phonelstm.errors import PhonelstmError
-from phonelstm.features import frame_params, num_frames
-from phonelstm.inference import compute_features, decode_outputs
+from phonelstm.features import (
+    FeatureExtractor,
+    Normalizer,
+    frame_params,
+    normalize,
+    num_frames,
+    raw_batch_features,
+)
+from phonelstm.metrics import ConfusionMatrix, Scores
+from phonelstm.phones import Vocabulary, fold
 
 
 class AlignmentError(PhonelstmError):
@@ -42,6 +62,24 @@ class Phone:
     start: float  # seconds
     end: float  # seconds
     posterior: float  # the model's mean probability of this phone over its frames (CTC: spike)
+
+
+@dataclass
+class Result:
+    id: str
+    audio: str
+    duration: float  # seconds
+    phones: list[Phone]
+    log_posteriors: np.ndarray | None = None  # (T, C) float32, kept for ``posteriors`` only
+
+
+@torch.no_grad()
+def log_posteriors(model: nn.Module, feats: Tensor, lengths: Tensor,
+                   normalizer: Normalizer | None, cfg: FeatureConfig) -> tuple[Tensor, Tensor]:
+    """Un-normalised features ``(B, T, F)`` -> fp32 log posteriors ``(B, T', C)`` and their
+    lengths ``(B,)``."""
+    logits, out_lengths = model(normalize(feats, lengths, normalizer, cfg), lengths)
+    return logits.float().log_softmax(-1), out_lengths
 
 
 class Recognizer:
@@ -85,20 +123,24 @@ class Recognizer:
         """Log posteriors ``(T'_i, C)`` (on the CPU) of each waveform, run as one padded batch."""
         lengths = torch.tensor([len(w) for w in waves], device=self.device)
         wave = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)  # (B, N)
-        feats, frames = compute_features(wave, lengths, self.extractor, self.normalizer,
-                                         self.config.features)  # (B, T, F)
-        logits, out_lengths = self.model(feats, frames)  # (B, T', C)
-        log_probs = logits.float().log_softmax(-1).cpu()
+        feats, frames = self.extractor(wave, lengths)  # (B, T, F)
+        log_probs, out_lengths = log_posteriors(self.model, feats, frames, self.normalizer,
+                                                self.config.features)  # (B, T', C)
+        log_probs = log_probs.cpu()
         return [log_probs[b, : int(n)] for b, n in enumerate(out_lengths)]
+
+    def is_long(self, num_samples: int) -> bool:
+        """Whether a recording runs through the model alone and in windows."""
+        return num_samples > self.chunk_seconds * self.sample_rate
 
     def log_posteriors(self, audio: str | Path | Tensor) -> Tensor:
         """Per-frame log posteriors ``(T', C)`` of one recording, in windows when it is long."""
         wave = self.load(audio)
+        if not self.is_long(len(wave)):
+            return self.log_posteriors_batch([wave])[0]
         win, hop = frame_params(self.config.features)
         unit = hop * self.config.model.stack_frames  # samples per output frame
         chunk = max(round(self.chunk_seconds * self.sample_rate / unit), 1)  # output frames
-        if len(wave) <= chunk * unit + win:
-            return self.log_posteriors_batch([wave])[0]
         k = self.config.model.stack_frames
         total = -(-int(num_frames(len(wave), self.config.features)) // k)  # output frames
         context = round(self.context_seconds * self.sample_rate / unit)
@@ -136,7 +178,7 @@ class Recognizer:
                     begin = t
             return [Phone(self.vocab.symbols[i], *self._seconds(s, e, duration),
                           round(float(probs[s:e, i].mean()), 4)) for i, s, e in runs]
-        hyp = decode_outputs(log_probs.unsqueeze(0), torch.tensor([len(log_probs)]), self.beam)[0]
+        hyp = ctc_decode(log_probs.unsqueeze(0), torch.tensor([len(log_probs)]), self.beam)[0]
         last = nonblank_last_frame(log_probs, len(log_probs))
         return [Phone(self.vocab.symbols[i], *self._seconds(s, e, duration),
                       round(float(probs[s, i]), 4))
@@ -178,3 +220,107 @@ class Recognizer:
         """Phones of a known transcript with their times in the recording."""
         wave = self.load(audio)
         return self.align_from(self.log_posteriors(wave), phones, len(wave) / self.sample_rate)
+
+    def decode_utterances(self, utts: Sequence[Utterance], align: bool = False,
+                          batch_seconds: float = 600.0, keep_posteriors: bool = False,
+                          progress: bool = True) -> tuple[list[Result], dict[str, str]]:
+        """Decode recordings shortest first in padded batches of at most ``batch_seconds``.
+
+        Long recordings (``is_long``) run alone, in windows. Returns the results in input
+        order and ``{audio path: error}`` for recordings that failed.
+        """
+        durations = [_duration(u) for u in utts]
+        order = sorted(range(len(utts)), key=durations.__getitem__)
+        win, _ = frame_params(self.config.features)
+        results: dict[int, Result] = {}
+        failed: dict[str, str] = {}
+        batch: list[tuple[int, Tensor]] = []
+        bar = tqdm(total=len(utts), unit="file", desc="decode", disable=None if progress else True)
+
+        def finish(items: list[tuple[int, Tensor]], log_probs: list[Tensor]) -> None:
+            for (i, wave), lp in zip(items, log_probs, strict=True):
+                bar.update()
+                utt, duration = utts[i], len(wave) / self.sample_rate
+                try:
+                    phones = (self.align_from(lp, utt.phones, duration) if align
+                              else self.phones_from(lp, duration))
+                except PhonelstmError as err:
+                    failed[utt.audio] = str(err)
+                    continue
+                results[i] = Result(utt.id, utt.audio, duration, phones,
+                                    lp.numpy() if keep_posteriors else None)
+
+        def flush() -> None:
+            if batch:
+                finish(batch, self.log_posteriors_batch([w for _, w in batch]))
+                batch.clear()
+
+        for i in order:
+            try:
+                wave = self.load(utts[i].audio)
+            except PhonelstmError as err:
+                failed[utts[i].audio] = str(err)
+                bar.update()
+                continue
+            if len(wave) < win:
+                failed[utts[i].audio] = f"{utts[i].audio}: audio shorter than one analysis window"
+                bar.update()
+            elif self.is_long(len(wave)):
+                finish([(i, wave)], [self.log_posteriors(wave)])
+            else:
+                if batch and len(wave) * (len(batch) + 1) > batch_seconds * self.sample_rate:
+                    flush()
+                batch.append((i, wave))
+        flush()
+        bar.close()
+        return [results[i] for i in sorted(results)], failed
+
+
+def _duration(utt: Utterance) -> float:
+    if utt.duration is not None:
+        return utt.duration
+    try:
+        info = sf.info(utt.audio)
+    except (sf.LibsndfileError, RuntimeError):
+        return 0.0  # unreadable: found (and reported) when the audio is loaded
+    return info.frames / info.samplerate
+
+
+@dataclass
+class Output:
+    batch: Batch
+    log_probs: Tensor  # (B, T', C)
+    lengths: Tensor  # (B,)
+
+
+@torch.no_grad()
+def forward_batches(model: nn.Module, batches: Iterable[Batch], extractor: FeatureExtractor,
+                    normalizer: Normalizer | None, cfg: FeatureConfig,
+                    device: torch.device) -> Iterator[Output]:
+    """A data loader's batches through the model in eval mode (cached features used)."""
+    model.eval()
+    for batch in batches:
+        batch = batch.to(device)
+        feats, lengths = raw_batch_features(batch, extractor)
+        yield Output(batch, *log_posteriors(model, feats, lengths, normalizer, cfg))
+
+
+def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, list[str]],
+          score_phones: int = 39, beam: int = 1, backend: str = "auto",
+          confusion: ConfusionMatrix | None = None) -> Scores:
+    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models, whose
+    frames also go into ``confusion`` when given)."""
+    scores = Scores()
+    for out in outputs:
+        if vocab.has_blank:
+            hyps = ctc_decode(out.log_probs, out.lengths, beam, backend)
+            for utt_id, hyp in zip(out.batch.ids, hyps, strict=True):
+                scores.add(fold(references[utt_id], score_phones),
+                           fold(vocab.decode(hyp.ids), score_phones))
+        else:
+            predicted = out.log_probs.argmax(-1)
+            labels = out.batch.frame_labels[:, : predicted.shape[1]]
+            scores.add_frames(predicted, labels)
+            if confusion is not None:
+                confusion.update(labels, predicted)
+    return scores

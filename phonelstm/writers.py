@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import kaldiio
@@ -26,22 +26,13 @@ from praatio.utilities.constants import Interval
 
 from phonelstm.errors import PhonelstmError
 from phonelstm.io import atomic_write, atomic_write_text
-from phonelstm.recognizer import Phone
+from phonelstm.recognizer import Result
 
 FORMATS = ("txt", "json", "ctm", "textgrid", "posteriors")
 
 
 class OutputError(PhonelstmError):
     """An output cannot be written: it exists (without ``overwrite=true``) or is read-only."""
-
-
-@dataclass
-class Result:
-    id: str
-    audio: str
-    duration: float  # seconds
-    phones: list[Phone]
-    log_posteriors: np.ndarray | None = None  # (T, C) float32, kept for ``posteriors`` only
 
 
 def output_paths(out: Path, formats: Sequence[str], ids: Sequence[str]) -> list[Path]:

@@ -3,7 +3,7 @@
     python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192/best.pt [--split test] [--beam 1]
 
 Each hypothesis becomes the digit whose lexicon pronunciation is nearest in edit distance
-(``phonelstm.data.fsdd.digit_from_phones``); the reference digit is read the same way from
+(``digit_from_phones``); the reference digit is read the same way from
 the reference phones, which are the lexicon entry. Prints both figures and writes them to
 ``digits_<split>_beam<N>.json`` beside the checkpoint (``scripts/collect_results.py`` shows
 them).
@@ -13,17 +13,32 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 from phonelstm.checkpoint import load_checkpoint, restore
-from phonelstm.data.fsdd import digit_from_phones
+from phonelstm.data.fsdd import digit_lexicon
 from phonelstm.data.loader import make_loader
 from phonelstm.data.prepare import load_split
+from phonelstm.decoding import ctc_decode
 from phonelstm.device import resolve_device
-from phonelstm.inference import decode_outputs, forward_batches
 from phonelstm.io import atomic_write_text
-from phonelstm.metrics import ErrorCounts, count_errors
+from phonelstm.metrics import Scores, count_errors
 from phonelstm.phones import fold
+from phonelstm.recognizer import forward_batches
+
+SILENCE = frozenset({"h#", "pau", "epi"})
+
+
+def digit_from_phones(phones: Sequence[str]) -> str:
+    """The digit whose pronunciation is closest (edit distance, silences ignored) to ``phones``."""
+    spoken = [p for p in phones if p not in SILENCE]
+
+    def distance(digit: str) -> int:
+        ref = [p for p in digit_lexicon()[digit][1] if p not in SILENCE]
+        return count_errors(ref, spoken).errors
+
+    return min(sorted(digit_lexicon()), key=distance)
 
 
 def main() -> None:
@@ -39,19 +54,19 @@ def main() -> None:
     utts = load_split(config.data, args.split)
     references = {u.id: u.phones for u in utts}
     loader, _ = make_loader(utts, vocab, config, shuffle=False)
-    errors, correct = ErrorCounts(), 0
+    scores, correct = Scores(), 0
     for out in forward_batches(model, loader, extractor, normalizer, config.features, device):
-        for utt_id, hyp in zip(out.batch.ids, decode_outputs(out.log_probs, out.lengths,
-                                                             args.beam), strict=True):
+        for utt_id, hyp in zip(out.batch.ids, ctc_decode(out.log_probs, out.lengths, args.beam),
+                               strict=True):
             phones, ref = vocab.decode(hyp.ids), references[utt_id]
-            errors += count_errors(fold(ref, 39), fold(phones, 39))
+            scores.add(fold(ref, 39), fold(phones, 39))
             correct += digit_from_phones(phones) == digit_from_phones(ref)
     accuracy = 100.0 * correct / len(utts)
-    print(f"{args.split}: {errors.summary()}, digit accuracy {accuracy:.2f}% "
+    print(f"{args.split}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "
           f"({correct}/{len(utts)})")
     out = args.checkpoint.parent / f"digits_{args.split}_beam{args.beam}.json"
     atomic_write_text(out, json.dumps({
-        "split": args.split, "beam": args.beam, "per": round(errors.rate, 2),
+        "split": args.split, "beam": args.beam, "per": round(scores.errors.rate, 2),
         "digit_accuracy": round(accuracy, 2), "utterances": len(utts)}, indent=2) + "\n")
 
 

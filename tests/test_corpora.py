@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,12 +15,15 @@ from praatio.data_classes.interval_tier import IntervalTier
 
 from phonelstm.config import AlignedConfig, DataConfig, FsddConfig, TimitConfig
 from phonelstm.data.corpus import DataError, read_list
-from phonelstm.data.fsdd import digit_from_phones, digit_lexicon
+from phonelstm.data.fsdd import digit_lexicon
 from phonelstm.data.manifest import SPLITS, read_manifest
 from phonelstm.data.prepare import prepare_corpus
 from phonelstm.data.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, TRAIN_SPEAKERS
 from phonelstm.phones import TIMIT61
 from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from score_digits import digit_from_phones  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_SPLIT = {"train": ["fvmh0", "mcpm0", "faem0", "marc0", "falk0", "madc0"],

@@ -12,8 +12,9 @@ from praatio import textgrid
 from phonelstm.checkpoint import CheckpointError
 from phonelstm.config import DecodeConfig
 from phonelstm.data.manifest import read_manifest
-from phonelstm.decode import DecodeError, decode
+from phonelstm.decode import decode
 from phonelstm.recognizer import Recognizer
+from phonelstm.recordings import DecodeError
 from phonelstm.writers import OutputError
 from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli
 

@@ -10,6 +10,7 @@ from phonelstm.decoding import (
     DecoderError,
     _torchaudio_decoder,
     beam_decode,
+    ctc_decode,
     greedy_decode,
     prefix_beam_search,
 )
@@ -68,11 +69,9 @@ def test_beam_one_equals_greedy_when_each_frame_has_a_majority_label(seed):
 
 
 def test_beam_width_one_in_decode_is_best_path():
-    from phonelstm.inference import decode_outputs
-
     log_probs = random_log_probs(0, T=40, C=6, batch=3)
     lengths = torch.tensor([40, 31, 7])
-    assert ([h.ids for h in decode_outputs(log_probs, lengths, beam=1)]
+    assert ([h.ids for h in ctc_decode(log_probs, lengths, beam=1)]
             == [h.ids for h in greedy_decode(log_probs, lengths)])
 
 

@@ -11,7 +11,6 @@ Splits are speaker-disjoint, from ``data.fsdd.{train,dev,test}_speakers``.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from functools import cache
 
 import soundfile as sf
@@ -24,11 +23,9 @@ from phonelstm.data.corpus import (
     split_by_config,
 )
 from phonelstm.data.manifest import Utterance
-from phonelstm.metrics import count_errors
 
 LEXICON = "digits.dict"
 _NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
-_SILENCE = frozenset({"h#", "pau", "epi"})
 
 
 @cache
@@ -39,17 +36,6 @@ def digit_lexicon() -> dict[str, tuple[str, list[str]]]:
         digit, word, *phones = line.split()
         lexicon[digit] = (word, phones)
     return lexicon
-
-
-def digit_from_phones(phones: Sequence[str]) -> str:
-    """The digit whose pronunciation is closest (edit distance, silences ignored) to ``phones``."""
-    spoken = [p for p in phones if p not in _SILENCE]
-
-    def distance(digit: str) -> int:
-        ref = [p for p in digit_lexicon()[digit][1] if p not in _SILENCE]
-        return count_errors(ref, spoken).errors
-
-    return min(sorted(digit_lexicon()), key=distance)
 
 
 def prepare_fsdd(cfg: FsddConfig, root: str | None) -> dict:

@@ -31,8 +31,13 @@ from torch.nn.parallel import DistributedDataParallel
 
 from phonelstm.config import FeatureConfig, TrainConfig
 from phonelstm.data.dataset import Batch, round_up
-from phonelstm.features import FeatureExtractor, Normalizer, SpecAugment, num_frames
-from phonelstm.inference import batch_features
+from phonelstm.features import (
+    FeatureExtractor,
+    Normalizer,
+    SpecAugment,
+    batch_features,
+    num_frames,
+)
 from phonelstm.losses import ctc_loss, frame_loss
 from phonelstm.metrics import frame_accuracy
 from phonelstm.noise import weight_noise

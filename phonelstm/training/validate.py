@@ -17,12 +17,13 @@ from tqdm import tqdm
 
 from phonelstm.config import TrainConfig
 from phonelstm.device import device_name
-from phonelstm.features import FeatureExtractor, Normalizer
-from phonelstm.inference import Scores, forward_batches, raw_batch_features, score
+from phonelstm.features import FeatureExtractor, Normalizer, raw_batch_features
 from phonelstm.io import atomic_write_text
-from phonelstm.metrics import ConfusionMatrix, write_frame_report
+from phonelstm.metrics import ConfusionMatrix, Scores
 from phonelstm.model import count_parameters, describe
 from phonelstm.phones import Vocabulary
+from phonelstm.recognizer import forward_batches, score
+from phonelstm.reports import write_frame_report
 from phonelstm.training import distributed
 from phonelstm.training.state import Progress
 
