@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# LSTM, GRU and LSTMP at matched weight counts (about 3.8M each; issue 11) on FSDD, with the
+# LSTM, GRU and LSTMP at matched weight counts (about 3.8M each) on FSDD, with the
 # settings of run.sh (conf/experiment/fsdd_ctc.yaml), as one Hydra multirun; rewrites the
 # "cells" table of this recipe's README.
 # Usage: recipes/fsdd_ctc/run_cells.sh [more overrides...]
