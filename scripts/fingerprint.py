@@ -39,18 +39,22 @@ RUNS = {
 }
 
 
-def clean(lines: list[str]) -> list[str]:
-    """Log or output lines without log prefixes, durations and temporary folders."""
-    return [VOLATILE.sub("*", LOG_PREFIX.sub("", line)) for line in lines]
+WORK = "<work>"  # the --work folder, which differs between the runs compared
 
 
-def run(args: list[str], cwd: Path) -> list[str]:
+def clean(lines: list[str], work: Path) -> list[str]:
+    """Log or output lines without log prefixes, durations and output folders."""
+    return [VOLATILE.sub("*", LOG_PREFIX.sub("", line)).replace(str(work), WORK)
+            for line in lines]
+
+
+def run(args: list[str], cwd: Path, work: Path) -> list[str]:
     """Run a ``phonelstm.*`` module; its stdout lines, cleaned."""
     proc = subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True,
                           text=True)
     if proc.returncode:
         raise SystemExit(f"fingerprint: {' '.join(args)} failed:\n{proc.stderr[-3000:]}")
-    return clean(proc.stdout.splitlines())
+    return clean(proc.stdout.splitlines(), work)
 
 
 def weights_digest(path: Path) -> str:
@@ -62,11 +66,14 @@ def weights_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def files_digest(folder: Path) -> dict[str, str]:
-    """sha256 of each file under ``folder``; JSON files without volatile keys."""
+def files_digest(folder: Path, work: Path) -> dict[str, str]:
+    """sha256 of each file under ``folder``; JSON files without volatile keys, text files with
+    the work folder masked."""
     out = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         data = path.read_bytes()
+        if path.suffix == ".txt":
+            data = data.replace(str(work).encode(), WORK.encode())
         if path.suffix == ".json":
             row = json.loads(data)
             if isinstance(row, dict):
@@ -87,29 +94,30 @@ def fingerprint(work: Path, data_dir: Path, quick: bool, reuse: bool) -> dict:
     for name, overrides in runs.items():
         out = work / name
         if not (reuse and (out / "results.json").is_file()):
-            run(["phonelstm.train", *overrides, *data, f"out_dir={out}", "resume=false"], root)
+            run(["phonelstm.train", *overrides, *data, f"out_dir={out}", "resume=false"], root,
+                work)
         # train.log: what the command logs (epochs, dev and test PER), the last line printed
-        log = [line for line in clean((out / "train.log").read_text().splitlines())
+        log = [line for line in clean((out / "train.log").read_text().splitlines(), work)
                if "synth corpus" not in line]  # the first run also prepared the corpus
         result[name] = {"log": log, "best": weights_digest(out / "best.pt"),
                         "last": weights_digest(out / "last.pt"),
-                        "results": files_digest(out)["results.json"]}
+                        "results": files_digest(out, work)["results.json"]}
     model = work / "demo" / "best.pt"
     test = sorted(data_dir / json.loads(line)["audio"] for line in
                   (data_dir / "test.jsonl").read_text().splitlines()[:4])
     for index, audio in enumerate(test):
         out = work / f"decode{index}"
         run(["phonelstm.decode", f"checkpoint={model}", f"input={audio}", f"out={out}",
-             "format=[txt,json,ctm,textgrid]", "device=cpu", "overwrite=true"], root)
-        result[f"decode{index}"] = files_digest(out)
+             "format=[txt,json,ctm,textgrid]", "device=cpu", "overwrite=true"], root, work)
+        result[f"decode{index}"] = files_digest(out, work)
     run(["phonelstm.decode", f"checkpoint={model}", f"input={data_dir / 'test.jsonl'}",
          f"out={work / 'decode_beam'}", "format=[txt,ctm]", "beam=4", "device=cpu",
-         "overwrite=true"], root)
-    result["decode_beam"] = files_digest(work / "decode_beam")
+         "overwrite=true"], root, work)
+    result["decode_beam"] = files_digest(work / "decode_beam", work)
     lines = run(["phonelstm.evaluate", f"checkpoint={model}", f"data={data_dir / 'test.jsonl'}",
-                 f"out={work / 'evaluate'}", "device=cpu", "overwrite=true"], root)
+                 f"out={work / 'evaluate'}", "device=cpu", "overwrite=true"], root, work)
     result["evaluate"] = {"stdout": lines, **{
-        k: v for k, v in files_digest(work / "evaluate").items() if not k.endswith(".png")}}
+        k: v for k, v in files_digest(work / "evaluate", work).items() if not k.endswith(".png")}}
     return result
 
 
