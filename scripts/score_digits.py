@@ -1,6 +1,6 @@
 """PER and digit accuracy of a CTC checkpoint on a prepared FSDD split.
 
-    python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192/best.pt [--split test] [--beam 1]
+    python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192_fbank/best.pt [--split test] [--beam 1]
 
 Each hypothesis becomes the digit whose lexicon pronunciation is nearest in edit distance
 (``digit_from_phones``); the reference digit is read the same way from
