@@ -70,4 +70,4 @@ def load_split(cfg: DataConfig, split: str) -> list[Utterance]:
     if not Path(cfg.dir).is_dir():
         raise DataError(f"data.dir={cfg.dir}: folder not found (run phonelstm-prepare "
                         f"data={cfg.name} first, or set data.dir)")
-    return read_manifest(path)
+    return read_manifest(path, allow_empty=True)

@@ -23,6 +23,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from phonelstm.config import TrainConfig
+from phonelstm.data.corpus import DataError
 from phonelstm.data.dataset import BucketBatchSampler
 from phonelstm.data.loader import make_loader
 from phonelstm.data.manifest import read_manifest
@@ -139,6 +140,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     extra_utts = [u for path in cfg.data.extra_train for u in read_manifest(path)]
     train_utts = corpus_utts * cfg.data.train_repeat + extra_utts
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
+    for split, utts in (("train", train_utts), ("dev", dev_utts)):
+        if not utts:
+            raise DataError(f"data.dir={cfg.data.dir}: no {split} utterances (manifests "
+                            "prepared for evaluation only?); training needs train and dev")
     vocab = Vocabulary.for_ctc(TIMIT61) if task == "ctc" else Vocabulary.for_frames(TIMIT61)
     train_loader, sampler = make_loader(
         train_utts, vocab, cfg, shuffle=True, rank=ctx.rank, num_replicas=ctx.world_size,
@@ -249,6 +254,9 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     splits = {"dev": dev_loader}
     if cfg.trainer.eval_test:
         test_utts = load_split(cfg.data, cfg.data.test_manifest)
+        if not test_utts:
+            raise DataError(f"data.dir={cfg.data.dir}: no test utterances; set "
+                            "trainer.eval_test=false to train without a test split")
         splits["test"], _ = make_loader(test_utts, vocab, cfg, shuffle=False)
         references.update({u.id: u.phones for u in test_utts})
     results = evaluate(model, splits, extractor, state.normalizer, cfg, device, vocab,
