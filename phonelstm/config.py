@@ -77,6 +77,19 @@ class AlignedConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Waveform augmentation of training batches; see ``phonelstm.data.augment``. All off."""
+
+    gain_db: float = 0.0  # random gain per utterance, uniform in +-gain_db dB; 0: off
+    speeds: list[float] = field(default_factory=list)  # one per batch, e.g. [0.9,1.0,1.1]
+    noise_prob: float = 0.0  # share of utterances with white/pink/babble noise added
+    snr_db: list[float] = field(default_factory=lambda: [5.0, 30.0])  # noise SNR range
+    reverb_prob: float = 0.0  # share of utterances convolved with a synthetic room
+    rt60: list[float] = field(default_factory=lambda: [0.2, 0.8])  # reverberation times, s
+    telephone_prob: float = 0.0  # share of utterances band-limited to an 8 kHz channel
+
+
+@dataclass
 class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
@@ -97,6 +110,7 @@ class DataConfig:
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
     aligned: AlignedConfig = field(default_factory=AlignedConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass
