@@ -219,15 +219,14 @@ def prepare_speechocean762(cfg: Speechocean762Config, root: str | None, out: Pat
     phone_map = PhoneMap(AlignedConfig(phone_map="arpabet"))
     train = read_half(path, "train", text_phone, text_phone_path, phone_map)
     has_test = (path / "test").is_dir()
+    dev_speakers, test_speakers = draw_speakers(train, cfg, with_test=not has_test)
     if has_test:
         test = read_half(path, "test", text_phone, text_phone_path, phone_map)
     else:
         log.warning("%s has no test/ (the release's test half): test speakers are drawn from "
                     "train/ (data.%s.test_speakers)", path, NAME)
-    dev_speakers, test_speakers = draw_speakers(train, cfg, with_test=not has_test)
-    dev = [u for u in train if u.speaker in dev_speakers]
-    if not has_test:
         test = [u for u in train if u.speaker in test_speakers]
+    dev = [u for u in train if u.speaker in dev_speakers]
     held_out = set(dev_speakers) | set(test_speakers)
     splits = {"train": [u for u in train if u.speaker not in held_out], "dev": dev, "test": test}
     check_splits(splits, f"data.root={path}")
