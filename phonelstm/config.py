@@ -63,6 +63,20 @@ class FsddConfig:
 
 
 @dataclass
+class Speechocean762Config:
+    """speechocean762 (OpenSLR 101); see ``phonelstm.data.speechocean762``."""
+
+    seed: int = 0  # draw of the dev (and test) speakers
+    dev_speakers: float = 0.1  # held out of train/ for dev: a fraction (< 1) or a number
+    test_speakers: float = 0.1  # only when the copy has no test/: held out of train/ likewise
+    child_age: int = 16  # younger speakers are children; draws are by age group and gender
+    # without data.root and no copy in <data.dir>/download/: the release archive is fetched
+    url: str = "https://www.openslr.org/resources/101/speechocean762.tar.gz"
+    sha256: str = ""  # checked when set: OpenSLR publishes no checksum for this archive
+    archive_bytes: int = 520810923  # the archive's size, from Kaldi's recipe; 0: not checked
+
+
+@dataclass
 class AlignedConfig:
     """Any aligned corpus (``corpus=manifest`` or ``textgrid``); see ``phonelstm.data.aligned``."""
 
@@ -94,7 +108,7 @@ class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
     name: str = "synth"  # names the default exp/<name>/ folder
-    corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid
+    corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid | speechocean762
     root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
@@ -109,6 +123,7 @@ class DataConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
+    speechocean762: Speechocean762Config = field(default_factory=Speechocean762Config)
     aligned: AlignedConfig = field(default_factory=AlignedConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
