@@ -44,8 +44,8 @@ def test_rerun_says_it_resumes_and_refuses_another_model(sample_corpus, tmp_path
                           (replace(cfg, features=FeatureConfig(kind="mfcc", n_mels=26,
                                                                delta_order=1)),
                            "features.kind=fbank (now mfcc)")):
-        with pytest.raises(CheckpointError, match=r"exp: its last.pt was trained with other "
-                                                  rf"settings: .*{re.escape(needle)}.*resume=false"):
+        pattern = rf"exp: its last.pt was trained with other settings: .*{re.escape(needle)}"
+        with pytest.raises(CheckpointError, match=pattern + ".*resume=false"):
             train(other)
     train(replace(cfg, model=ModelConfig(hidden=8, layers=1), resume=False))  # starts over
 
