@@ -116,3 +116,23 @@ def test_change_speed_of_a_tone_changes_its_pitch():
     fast, lengths = change_speed(tone, torch.tensor([16000]), 1.1)
     peak = torch.fft.rfft(fast[0, :int(lengths)]).abs().argmax() * 16000 / int(lengths)
     assert abs(float(peak) - 1100) < 5
+
+
+def test_a_training_run_with_every_augmentation_is_reproducible(sample_corpus, tmp_path):
+    from dataclasses import replace
+
+    from phonelstm.checkpoint import load_checkpoint
+    from phonelstm.training.loop import train
+    from tests.test_ctc import tiny_config
+
+    weights = []
+    for run in ("a", "b"):
+        cfg = tiny_config(sample_corpus, tmp_path / run, n=4, max_epochs=1)
+        torch.manual_seed(0)
+        train(replace(cfg, data=replace(cfg.data, augment=ALL, max_batch_size=2)))
+        weights.append(load_checkpoint(tmp_path / run / "exp" / "last.pt")["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # the fast path's static shapes hold speed-perturbed (longer) batches
+    slow = tiny_config(sample_corpus, tmp_path / "fast", n=4, max_epochs=1, fast=True,
+                       static_frames=16)
+    train(replace(slow, data=replace(slow.data, augment=AugmentConfig(speeds=[0.9]))))
