@@ -63,6 +63,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path}: checkpoint format {ckpt['format']!r} (written by phonelstm "
             f"{ckpt.get('version', '?')}) is not {FORMAT!r}, which phonelstm {__version__} reads"
         )
+    ckpt["path"] = str(path)  # where it came from, for messages; not saved
     return ckpt
 
 
@@ -77,7 +78,9 @@ def restore(ckpt: dict[str, Any], device: str | torch.device = "cpu"
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as err:
-        raise CheckpointError(f"checkpoint weights do not fit its own config: {err}") from None
+        detail = " ".join(str(err).split("\n\t")[1:3]).strip() or str(err).splitlines()[0]
+        raise CheckpointError(f"{ckpt.get('path', 'checkpoint')}: its weights do not fit its own "
+                              f"config ({detail})") from None
     normalizer = Normalizer(extractor.dim)
     normalizer.load_state_dict(ckpt["normalizer"])
     return config, vocab, model.to(device).eval(), extractor, normalizer.to(device)

@@ -63,6 +63,20 @@ class FsddConfig:
 
 
 @dataclass
+class Speechocean762Config:
+    """speechocean762 (OpenSLR 101); see ``phonelstm.data.speechocean762``."""
+
+    seed: int = 0  # draw of the dev (and test) speakers
+    dev_speakers: float = 0.1  # held out of train/ for dev: a fraction (< 1) or a number
+    test_speakers: float = 0.1  # only when the copy has no test/: held out of train/ likewise
+    child_age: int = 16  # younger speakers are children; draws are by age group and gender
+    # without data.root and no copy in <data.dir>/download/: the release archive is fetched
+    url: str = "https://www.openslr.org/resources/101/speechocean762.tar.gz"
+    sha256: str = ""  # checked when set: OpenSLR publishes no checksum for this archive
+    archive_bytes: int = 520810923  # the archive's size, from Kaldi's recipe; 0: not checked
+
+
+@dataclass
 class AlignedConfig:
     """Any aligned corpus (``corpus=manifest`` or ``textgrid``); see ``phonelstm.data.aligned``."""
 
@@ -77,11 +91,24 @@ class AlignedConfig:
 
 
 @dataclass
+class AugmentConfig:
+    """Waveform augmentation of training batches; see ``phonelstm.data.augment``. All off."""
+
+    gain_db: float = 0.0  # random gain per utterance, uniform in +-gain_db dB; 0: off
+    speeds: list[float] = field(default_factory=list)  # one per batch, e.g. [0.9,1.0,1.1]
+    noise_prob: float = 0.0  # share of utterances with white/pink/babble noise added
+    snr_db: list[float] = field(default_factory=lambda: [5.0, 30.0])  # noise SNR range
+    reverb_prob: float = 0.0  # share of utterances convolved with a synthetic room
+    rt60: list[float] = field(default_factory=lambda: [0.2, 0.8])  # reverberation times, s
+    telephone_prob: float = 0.0  # share of utterances band-limited to an 8 kHz channel
+
+
+@dataclass
 class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
     name: str = "synth"  # names the default exp/<name>/ folder
-    corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid
+    corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid | speechocean762
     root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
@@ -96,7 +123,9 @@ class DataConfig:
     synth: SynthConfig = field(default_factory=SynthConfig)
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
+    speechocean762: Speechocean762Config = field(default_factory=Speechocean762Config)
     aligned: AlignedConfig = field(default_factory=AlignedConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
 @dataclass

@@ -53,7 +53,7 @@ def decode(cfg: DecodeConfig) -> None:
             print(r.id, " ".join(p.phone for p in r.phones))
             for p in r.phones:
                 print(f"{p.start:.3f}\t{p.end:.3f}\t{p.phone}\t{p.posterior:.3f}")
-    else:
+    elif results:  # nothing decoded: nothing written, so a rerun needs no overwrite=true
         for fmt in formats:
             if fmt == "posteriors":
                 write_posteriors(out, results, recognizer.vocab.symbols,

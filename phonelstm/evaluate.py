@@ -22,6 +22,7 @@ from phonelstm.data.dataset import frame_labels
 from phonelstm.data.manifest import Utterance, read_manifest
 from phonelstm.device import resolve_device
 from phonelstm.errors import PhonelstmError
+from phonelstm.io import atomic_write_text
 from phonelstm.metrics import Scores, fold_index
 from phonelstm.phones import fold
 from phonelstm.plots import plot_utterance
@@ -87,9 +88,14 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     else:
         raise EvaluateError("give checkpoint=<ckpt> data=<manifest.jsonl>, "
                             "or hyp=<file> ref=<file>")
-    for utt_id, ref in refs.items():
-        scores.add(fold(ref, cfg.score_phones), fold(hyps.get(utt_id, []), cfg.score_phones),
-                   speakers[utt_id])
+    scored = {utt_id: (fold(ref, cfg.score_phones), fold(hyps.get(utt_id, []), cfg.score_phones))
+              for utt_id, ref in refs.items()}
+    for utt_id, (ref, hyp) in scored.items():
+        scores.add(ref, hyp, speakers[utt_id])
+    # what was scored, folded as scored: any external scorer (e.g. sclite) can check it
+    for index, name in ((0, "ref.txt"), (1, "hyp.txt")):
+        atomic_write_text(out / name, "".join(f"{utt_id} {' '.join(pair[index])}\n"
+                                              for utt_id, pair in scored.items()))
     title += f" ({cfg.score_phones} phones)"
     extra = {"score_phones": cfg.score_phones, "missing_hypotheses": len(set(refs) - set(hyps)),
              "skipped_audio": sorted(failed)}
@@ -105,7 +111,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
                        [(p.phone, p.start, p.end) for p in r.phones],
                        out / "utterances" / f"{r.id}.png", r.id)
     print(text, end="")
-    print(f"report written to {out}/ (summary.json, summary.txt, confusion.png"
+    print(f"report written to {out}/ (summary.json, summary.txt, hyp.txt, ref.txt, confusion.png"
           f"{', utterances/*.png' if wanted and results else ''})")
     report_failures(failed, len(refs) + len(failed), cfg.continue_on_error)
     return summary

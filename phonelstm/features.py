@@ -15,15 +15,20 @@ then deltas of order ``delta_order`` over ``±delta_window`` frames (HTK regress
 
 Per frame: remove the DC offset; log energy of that frame; pre-emphasis (the first sample is
 scaled by ``1 - preemphasis``); symmetric Hamming window; power spectrum of an FFT of the
-next power of two (512 at 16 kHz); HTK-scale triangular mel filters from 20 Hz to Nyquist
-(unnormalised); natural log floored at 1e-10; for MFCC an orthonormal DCT-II, keeping c1..cK.
+next power of two (512 at 16 kHz); triangular filters from 20 Hz to Nyquist, equally spaced
+and linear on the mel scale ``1127 ln(1 + f / 700)`` as HTK and Kaldi build them
+(``mel_filters``; unnormalised); natural log floored at float32 epsilon, as Kaldi; for MFCC an
+orthonormal DCT-II, keeping c1..cK. With dither off, both pipelines equal
+``torchaudio.compliance.kaldi.fbank``/``mfcc`` on the same options (tested to 1e-3).
 
 Backends (``FeatureConfig.backend``), numerically consistent (tested to 1e-3):
-- ``torchaudio`` (default): batched torch ops on the waveforms' device (CPU or GPU), mel
-  filters and DCT matrix from ``torchaudio.functional``;
-- ``librosa``: numpy per utterance on the CPU, mel filters through
-  ``librosa.feature.melspectrogram``, DCT through ``scipy.fft.dct``, deltas through
-  ``librosa.feature.delta``; a reference implementation, results go back to the input device.
+- ``torchaudio`` (default): batched torch ops on the waveforms' device (CPU or GPU), DCT
+  matrix from ``torchaudio.functional``;
+- ``librosa``: numpy per utterance on the CPU, framing through ``librosa.util.frame``, DCT
+  through ``scipy.fft.dct``, deltas through ``librosa.feature.delta``; a reference
+  implementation, results go back to the input device.
+Both use the same mel filters (``mel_filters``): torchaudio's and librosa's own filters are
+triangles linear in Hz between mel-spaced points, which moves log-mel values by up to 0.03.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from phonelstm.errors import PhonelstmError
 if TYPE_CHECKING:
     from phonelstm.data.dataset import Batch
 
-_LOG_FLOOR = 1e-10
+_LOG_FLOOR = float(np.finfo(np.float32).eps)  # what Kaldi floors its logs at
 _FMIN = 20.0
 BACKENDS = ("torchaudio", "librosa")
 
@@ -67,6 +72,27 @@ def num_frames(num_samples: int | Tensor, cfg: FeatureConfig) -> int | Tensor:
 
 def fft_size(win: int) -> int:
     return 1 << (win - 1).bit_length()
+
+
+def mel(freq: np.ndarray | float) -> np.ndarray | float:
+    """The HTK/Kaldi mel scale."""
+    return 1127.0 * np.log1p(np.asarray(freq) / 700.0)
+
+
+def mel_filters(n_fft: int, n_mels: int, sample_rate: int, fmin: float = _FMIN,
+                fmax: float | None = None) -> np.ndarray:
+    """``(n_fft // 2 + 1, n_mels)`` triangular filter weights, linear on the mel scale.
+
+    Filter ``m`` rises from mel point ``m`` to ``m + 1`` and falls to ``m + 2``, with
+    ``n_mels + 2`` points equally spaced in mel from ``fmin`` to ``fmax`` (Nyquist by
+    default); each FFT bin is weighted by where its mel value falls (Kaldi's ``MelBanks``).
+    """
+    points = np.linspace(mel(fmin), mel(fmax or sample_rate / 2), n_mels + 2)  # (M+2,)
+    bins = mel(np.arange(n_fft // 2 + 1) * sample_rate / n_fft)[:, None]  # (K, 1)
+    left, centre, right = points[:-2], points[1:-1], points[2:]  # (M,) each
+    rising = (bins - left) / (centre - left)
+    falling = (right - bins) / (right - centre)
+    return np.clip(np.minimum(rising, falling), 0.0, None).astype(np.float32)  # (K, M)
 
 
 def static_dim(cfg: FeatureConfig) -> int:
@@ -93,11 +119,8 @@ class FeatureExtractor(nn.Module):
         self.cfg = cfg
         self.win, self.hop = frame_params(cfg)
         self.n_fft = fft_size(self.win)
-        mel = AF.melscale_fbanks(
-            self.n_fft // 2 + 1, _FMIN, cfg.sample_rate / 2, cfg.n_mels, cfg.sample_rate,
-            norm=None, mel_scale="htk",
-        )  # (n_fft/2+1, n_mels)
-        self.register_buffer("mel", mel, persistent=False)
+        filters = mel_filters(self.n_fft, cfg.n_mels, cfg.sample_rate)
+        self.register_buffer("mel", torch.from_numpy(filters), persistent=False)  # (K, M)
         self.register_buffer("window", torch.hamming_window(self.win, periodic=False),
                              persistent=False)
         if cfg.kind == "mfcc":
@@ -156,10 +179,8 @@ def librosa_features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
                                  frames[:, 1:] - cfg.preemphasis * frames[:, :-1]], axis=-1)
     window = np.hamming(win).astype(np.float32)  # symmetric, like the torch backend
     power = np.abs(np.fft.rfft(frames * window, n=n_fft)) ** 2  # (T, K)
-    mel = librosa.feature.melspectrogram(
-        S=power.T, sr=cfg.sample_rate, n_fft=n_fft, n_mels=cfg.n_mels, fmin=_FMIN,
-        fmax=cfg.sample_rate / 2, htk=True, norm=None)  # (n_mels, T)
-    logmel = np.log(np.maximum(mel, _LOG_FLOOR))
+    mels = (power @ mel_filters(n_fft, cfg.n_mels, cfg.sample_rate)).T  # (n_mels, T)
+    logmel = np.log(np.maximum(mels, _LOG_FLOOR))
     if cfg.kind == "mfcc":
         logmel = scipy.fft.dct(logmel, type=2, norm="ortho", axis=0)[1 : cfg.n_ceps + 1]
     levels = [np.vstack([logmel, energy[None]])]  # (S, T)

@@ -26,7 +26,7 @@ def _hydra_main(cfg: DictConfig) -> None:
         data = command.resolved()
         out = prepare_corpus(data, force=command.force)
         for split in SPLITS:
-            utts = read_manifest(manifest_path(data, split))
+            utts = read_manifest(manifest_path(data, split), allow_empty=True)
             hours = sum(u.duration or 0.0 for u in utts) / 3600
             speakers = len({u.speaker for u in utts})
             print(f"{split}: {len(utts)} utterances, {speakers} speakers, {hours:.2f} h")

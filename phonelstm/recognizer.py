@@ -23,7 +23,7 @@ over their data loaders' batches with ``forward_batches`` and score them with ``
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +93,9 @@ class Recognizer:
         self.task = self.config.trainer.task
         if (self.task == "ctc") != self.vocab.has_blank:
             raise CheckpointError(
-                f"checkpoint written by phonelstm {ckpt.get('version', '?')}: trainer.task="
-                f"{self.task!r} does not match its vocabulary (blank: {self.vocab.has_blank})")
+                f"{ckpt.get('path', 'checkpoint')} (phonelstm {ckpt.get('version', '?')}): "
+                f"trainer.task={self.task!r} does not match its vocabulary (blank: "
+                f"{self.vocab.has_blank})")
         self.beam = beam
         self.chunk_seconds = chunk_seconds
         self.context_seconds = context_seconds
@@ -119,13 +120,18 @@ class Recognizer:
         return audio if isinstance(audio, Tensor) else load_audio(audio, self.sample_rate)
 
     @torch.no_grad()
-    def log_posteriors_batch(self, waves: list[Tensor]) -> list[Tensor]:
-        """Log posteriors ``(T'_i, C)`` (on the CPU) of each waveform, run as one padded batch."""
+    def log_posteriors_batch(self, waves: list[Tensor], stats: Normalizer | None = None
+                             ) -> list[Tensor]:
+        """Log posteriors ``(T'_i, C)`` (on the CPU) of each waveform, run as one padded batch.
+
+        ``stats``: normalise with these statistics instead of the configured normalisation
+        (a long recording's own, for ``features.normalize=utterance``)."""
         lengths = torch.tensor([len(w) for w in waves], device=self.device)
         wave = torch.nn.utils.rnn.pad_sequence(waves, batch_first=True).to(self.device)  # (B, N)
         feats, frames = self.extractor(wave, lengths)  # (B, T, F)
-        log_probs, out_lengths = log_posteriors(self.model, feats, frames, self.normalizer,
-                                                self.config.features)  # (B, T', C)
+        cfg = replace(self.config.features, normalize="global") if stats else self.config.features
+        log_probs, out_lengths = log_posteriors(self.model, feats, frames,
+                                                stats or self.normalizer, cfg)  # (B, T', C)
         log_probs = log_probs.cpu()
         return [log_probs[b, : int(n)] for b, n in enumerate(out_lengths)]
 
@@ -144,14 +150,30 @@ class Recognizer:
         k = self.config.model.stack_frames
         total = -(-int(num_frames(len(wave), self.config.features)) // k)  # output frames
         context = round(self.context_seconds * self.sample_rate / unit)
+        # per-utterance normalisation: the whole recording's statistics, not each window's
+        stats = (self._recording_stats(wave, chunk * unit)
+                 if self.config.features.normalize == "utterance" else None)
         pieces = []
-        for start in range(0, total, chunk):
+        for start in tqdm(range(0, total, chunk), desc="windows", unit="window", leave=False,
+                          disable=None):
             first, last = max(start - context, 0), min(start + chunk + context, total)
             # samples for feature frames first*k .. last*k - 1 (fewer at the recording's end)
             segment = wave[first * unit: (last * k - 1) * hop + win]
-            out = self.log_posteriors_batch([segment])[0]
+            out = self.log_posteriors_batch([segment], stats)[0]
             pieces.append(out[start - first: start - first + min(chunk, total - start)])
         return torch.cat(pieces)  # (T', C)
+
+    @torch.no_grad()
+    def _recording_stats(self, wave: Tensor, step: int) -> Normalizer:
+        """Feature mean and deviation of a whole recording, accumulated ``step`` samples at a
+        time (whole frames: only the deltas at the pieces' edges see replicated frames)."""
+        win, _ = frame_params(self.config.features)
+        stats = Normalizer(self.extractor.dim).to(self.device)
+        for start in range(0, len(wave) - win + 1, step):
+            piece = wave[start: start + step + win - 1].to(self.device)[None]  # (1, N)
+            stats.accumulate(*self.extractor(piece, torch.tensor([piece.shape[1]],
+                                                                 device=self.device)))
+        return stats
 
     def frame_centre(self, frame: int) -> float:
         """Seconds at the centre of output frame ``frame`` (the middle of its stacked frames)."""

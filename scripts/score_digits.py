@@ -1,12 +1,13 @@
-"""PER and digit accuracy of a CTC checkpoint on a prepared FSDD split.
+"""PER and digit accuracy of a CTC checkpoint on a prepared FSDD split or a manifest.
 
-    python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192/best.pt [--split test] [--beam 1]
+    python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192_fbank/best.pt [--split test] [--beam 1]
+    python scripts/score_digits.py best.pt --manifest data/fsdd_speaker4/test.jsonl
 
 Each hypothesis becomes the digit whose lexicon pronunciation is nearest in edit distance
-(``digit_from_phones``); the reference digit is read the same way from
-the reference phones, which are the lexicon entry. Prints both figures and writes them to
-``digits_<split>_beam<N>.json`` beside the checkpoint (``scripts/collect_results.py`` shows
-them).
+(``digit_from_phones``); the reference digit is read the same way from the reference
+phones, which are the lexicon entry. Prints both figures and writes them to
+``digits_<split or manifest name>_beam<N>.json`` beside the checkpoint
+(``scripts/collect_results.py`` shows them).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from phonelstm.checkpoint import load_checkpoint, restore
 from phonelstm.data.fsdd import digit_lexicon
 from phonelstm.data.loader import make_loader
+from phonelstm.data.manifest import read_manifest
 from phonelstm.data.prepare import load_split
 from phonelstm.decoding import ctc_decode
 from phonelstm.device import resolve_device
@@ -44,14 +46,18 @@ def digit_from_phones(phones: Sequence[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--split", default="test")
+    parser.add_argument("--split", default="test",
+                        help="a split of the data the checkpoint was trained on")
+    parser.add_argument("--manifest", type=Path,
+                        help="or any manifest of digit recordings (e.g. another corpus's)")
     parser.add_argument("--beam", type=int, default=1)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args()
     device = resolve_device(args.device)
     config, vocab, model, extractor, normalizer = restore(load_checkpoint(args.checkpoint,
                                                                          device), device)
-    utts = load_split(config.data, args.split)
+    utts = read_manifest(args.manifest) if args.manifest else load_split(config.data, args.split)
+    name = args.manifest.stem if args.manifest else args.split
     references = {u.id: u.phones for u in utts}
     loader, _ = make_loader(utts, vocab, config, shuffle=False)
     scores, correct = Scores(), 0
@@ -62,11 +68,11 @@ def main() -> None:
             scores.add(fold(ref, 39), fold(phones, 39))
             correct += digit_from_phones(phones) == digit_from_phones(ref)
     accuracy = 100.0 * correct / len(utts)
-    print(f"{args.split}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "
+    print(f"{name}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "
           f"({correct}/{len(utts)})")
-    out = args.checkpoint.parent / f"digits_{args.split}_beam{args.beam}.json"
+    out = args.checkpoint.parent / f"digits_{name}_beam{args.beam}.json"
     atomic_write_text(out, json.dumps({
-        "split": args.split, "beam": args.beam, "per": round(scores.errors.rate, 2),
+        "split": name, "beam": args.beam, "per": round(scores.errors.rate, 2),
         "digit_accuracy": round(accuracy, 2), "utterances": len(utts)}, indent=2) + "\n")
 
 

@@ -104,6 +104,11 @@ def test_unreadable_wav(tiny_checkpoint, tmp_path):
     bad.write_bytes(b"RIFF....WAVEfmt garbage")
     result = run_cli("decode", f"checkpoint={tiny_checkpoint}", f"input={bad}", cwd=tmp_path)
     _one_line_error(result, "broken.wav")
+    for _ in range(2):  # nothing decoded, nothing written: the rerun fails the same way
+        result = run_cli("decode", f"checkpoint={tiny_checkpoint}", f"input={bad}",
+                         f"out={tmp_path}/out", "format=[txt,json]", cwd=tmp_path)
+        _one_line_error(result, "broken.wav")
+    assert not list((tmp_path / "out").glob("*"))
 
 
 def test_not_a_checkpoint(tmp_path):

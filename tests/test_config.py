@@ -19,7 +19,7 @@ def _compose(name, overrides=()):
 def test_default_train_config_composes():
     cfg = to_dataclass(TrainConfig, _compose("train"))
     assert cfg.data.corpus == "synth" and cfg.trainer.task == "ctc"
-    assert cfg.out_dir == "exp/synth/ctc_lstm_3x192"
+    assert cfg.out_dir == "exp/synth/ctc_lstm_3x192_fbank"
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts

@@ -39,7 +39,7 @@ def prepare(tmp_path: Path, corpus: str, root: Path | str | None, **kwargs) -> d
     cfg = DataConfig(name=corpus, corpus=corpus, root=str(root) if root else None,
                      dir=str(tmp_path / "out"), **kwargs)
     out = prepare_corpus(cfg, force=True)
-    return {split: read_manifest(out / f"{split}.jsonl") for split in SPLITS}
+    return {split: read_manifest(out / f"{split}.jsonl", allow_empty=True) for split in SPLITS}
 
 
 def build_ldc_tree(dest: Path, speakers: dict[str, str] | None = None) -> Path:
@@ -189,9 +189,9 @@ def test_missing_and_overlapping_split_speakers(tmp_path: Path,
     with pytest.raises(DataError, match="none of the 1 test speakers"):
         prepare(tmp_path, "timit", TIMIT_SAMPLE,
                 timit=TimitConfig(**{**lists, "test_speakers": ["mzzz0"]}))
-    with pytest.raises(DataError, match=r"data.timit.test_speakers is empty"):
-        prepare(tmp_path, "timit", TIMIT_SAMPLE,
-                timit=TimitConfig(**{**lists, "test_speakers": []}))
+    no_test = prepare(tmp_path, "timit", TIMIT_SAMPLE,
+                      timit=TimitConfig(**{**lists, "test_speakers": []}))
+    assert not no_test["test"] and "the test split has no utterances" in caplog.text
     with pytest.raises(DataError, match="'falr0' is listed for both train and dev"):
         prepare(tmp_path, "timit", TIMIT_SAMPLE,
                 timit=TimitConfig(**{**lists, "train_speakers": ["fvmh0", "falr0"]}))
@@ -323,3 +323,17 @@ def test_jsonl_per_split_and_ready_manifests(tmp_path: Path) -> None:
     assert prepare_corpus(ready) == tmp_path / "out"
     with pytest.raises(DataError, match=r"no train.jsonl, dev.jsonl, test.jsonl"):
         prepare_corpus(DataConfig(corpus="manifest", dir=str(tmp_path / "none")))
+
+
+def test_evaluation_only_corpus_has_just_a_test_split(tmp_path: Path, caplog) -> None:
+    write_wav(tmp_path / "audio" / "c" / "x.wav")
+    table = tmp_path / "corpus.tsv"
+    table.write_text("audio\tphones\naudio/c/x.wav\th# s iy h#\n")
+    with caplog.at_level("WARNING", logger="phonelstm.data"):
+        splits = prepare(tmp_path, "manifest", table,
+                         aligned=AlignedConfig(split="speakers", test_speakers=["c"]))
+    assert [len(splits[s]) for s in SPLITS] == [0, 0, 1]
+    assert any("train and dev splits have no utterances" in r.getMessage()
+               for r in caplog.records)
+    with pytest.raises(DataError, match="all empty"):
+        prepare(tmp_path, "manifest", table, aligned=AlignedConfig(split="speakers"))

@@ -150,5 +150,5 @@ def test_paper_regime_and_noise_phase_compose():
     assert (cfg.optim.name, cfg.optim.lr, cfg.optim.momentum) == ("sgd", 1e-4, 0.9)
     assert cfg.data.max_batch_size == 1 and cfg.optim.schedule == "none"
     assert cfg.trainer.weight_noise == 0.075
-    assert cfg.trainer.init_from == "exp/synth/ctc_lstm_5x250/best.pt"
-    assert cfg.out_dir == "exp/synth/ctc_lstm_5x250_noise"
+    assert cfg.trainer.init_from == "exp/synth/ctc_lstm_5x250_fbank/best.pt"
+    assert cfg.out_dir == "exp/synth/ctc_lstm_5x250_fbank_noise"

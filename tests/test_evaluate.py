@@ -37,6 +37,11 @@ def test_hand_checked_counts(tmp_path):
         ("ae", "eh", 1), ("ae", "*", 1), ("t", "*", 1), ("*", "s", 1)}
     assert (tmp_path / "report" / "confusion.png").stat().st_size > 1000
     assert (tmp_path / "report" / "summary.txt").read_text() in result.stdout
+    # the scored hypotheses and references, one "<utt> <phones>" line each, folded as scored
+    hyp_lines = (tmp_path / "report" / "hyp.txt").read_text().splitlines()
+    ref_lines = (tmp_path / "report" / "ref.txt").read_text().splitlines()
+    assert [line.split()[0] for line in hyp_lines] == [line.split()[0] for line in ref_lines]
+    assert len(hyp_lines) == 4 and "spk2_u4 aa" in hyp_lines and "spk2_u4 aa" in ref_lines
     with pytest.raises(EvaluateError, match="overwrite=true"):
         evaluate(EvaluateConfig(hyp=str(tmp_path / "hyp.txt"), ref=str(tmp_path / "ref.txt"),
                                 out=str(tmp_path / "report")))

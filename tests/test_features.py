@@ -2,10 +2,12 @@ from dataclasses import replace
 
 import pytest
 import torch
+import torchaudio.compliance.kaldi as kaldi_features
 
 from phonelstm.audio import load_audio
 from phonelstm.config import FeatureConfig, SpecAugmentConfig
 from phonelstm.features import (
+    BACKENDS,
     FeatureError,
     FeatureExtractor,
     Normalizer,
@@ -14,6 +16,7 @@ from phonelstm.features import (
     feature_dim,
     normalize_utterances,
     num_frames,
+    static_dim,
 )
 
 from .conftest import TIMIT_SAMPLE
@@ -98,6 +101,29 @@ def test_librosa_and_torchaudio_backends_agree(cfg):
     assert ref.shape == ours.shape and torch.equal(frames, ref_frames)
     for i, n in enumerate(frames.tolist()):
         torch.testing.assert_close(ours[i, :n], ref[i, :n], atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_statics_equal_kaldi_fbank_and_mfcc_on_a_timit_utterance(backend):
+    """Kaldi's options that match ours: no dither, raw energy before pre-emphasis, symmetric
+    Hamming window, mel filters from 20 Hz to Nyquist; MFCC without liftering, c0 dropped."""
+    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav")
+    lengths = torch.tensor([len(wave)])
+    kaldi = dict(sample_frequency=16000, frame_length=25.0, frame_shift=10.0, dither=0.0,
+                 preemphasis_coefficient=0.97, remove_dc_offset=True, window_type="hamming",
+                 round_to_power_of_two=True, snip_edges=True, low_freq=20.0, high_freq=0.0,
+                 raw_energy=True, energy_floor=0.0)
+    for cfg, ref in (
+        (FBANK123, kaldi_features.fbank(wave[None], num_mel_bins=40, use_energy=True,
+                                        use_log_fbank=True, use_power=True, **kaldi)),
+        (MFCC26, kaldi_features.mfcc(wave[None], num_mel_bins=26, num_ceps=13, use_energy=True,
+                                     cepstral_lifter=0.0, **kaldi)),
+    ):
+        ours, frames = FeatureExtractor(replace(cfg, backend=backend))(wave[None], lengths)
+        statics = ours[0, :, :static_dim(cfg)]  # (T, S): mels or c1..c12, then log energy
+        assert int(frames) == len(ref) == len(statics)
+        ref = torch.cat([ref[:, 1:], ref[:, :1]], dim=1)  # Kaldi's energy (or c0) comes first
+        torch.testing.assert_close(statics, ref, atol=1e-3, rtol=0)
 
 
 def test_unknown_backend_is_a_config_error():

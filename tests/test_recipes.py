@@ -36,7 +36,7 @@ def test_timit_ctc_recipe_runs_on_an_ldc_tree(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     rows = {p.parent.name: json.loads(p.read_text())
             for p in (work / "exp" / "timit").glob("*/results.json")}
-    assert set(rows) == {"ctc_lstm_1x16", "ctc_lstm_1x16_noise"}
-    assert rows["ctc_lstm_1x16_noise"]["weight_noise"] == 0.075
+    assert set(rows) == {"ctc_lstm_1x16_fbank", "ctc_lstm_1x16_fbank_noise"}
+    assert rows["ctc_lstm_1x16_fbank_noise"]["weight_noise"] == 0.075
     assert all("test_beam" in r and r["beam"] == 4 for r in rows.values())
-    assert readme.read_text().count("| exp/timit/ctc_lstm_1x16") == 2
+    assert readme.read_text().count("| exp/timit/ctc_lstm_1x16_fbank") == 2

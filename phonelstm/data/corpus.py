@@ -83,11 +83,18 @@ def missing_speakers(splits: dict[str, list[Utterance]],
 
 def check_splits(splits: dict[str, list[Utterance]], where: str,
                  allow_shared: tuple[str, str] | None = None) -> None:
-    """Every split non-empty, ids unique, speakers disjoint (except the ``allow_shared`` pair)."""
-    for split in SPLITS:
-        if not splits.get(split):
-            raise DataError(f"{where}: the {split} split has no utterances "
-                            "(check data.root and the split settings)")
+    """Ids unique, speakers disjoint (except the ``allow_shared`` pair), some split non-empty.
+
+    An empty split is allowed with a warning: a corpus for evaluation only has just a test
+    split (training refuses to start on empty train or dev manifests)."""
+    empty = [split for split in SPLITS if not splits.get(split)]
+    if len(empty) == len(SPLITS):
+        raise DataError(f"{where}: no split has utterances (check data.root and the split "
+                        "settings)")
+    if empty:
+        log.warning("%s: the %s split%s no utterances: the manifests serve evaluation, not "
+                    "training", where, " and ".join(empty), " has" if len(empty) == 1 else "s have")
+    splits = {split: splits.get(split, []) for split in SPLITS}
     shared = set(allow_shared or ())
     seen: dict[str, str] = {}
     for split in SPLITS:
@@ -111,11 +118,11 @@ def check_splits(splits: dict[str, list[Utterance]], where: str,
 
 def split_by_config(utts: Iterable[Utterance], speakers: dict[str, Sequence[str]], key: str,
                     root: str | None) -> dict[str, list[Utterance]]:
-    """Split by the ``<key>.{train,dev,test}_speakers`` lists and validate the result."""
-    empty = [f"{key}.{split}_speakers" for split, spks in speakers.items() if not spks]
-    if empty:
-        raise DataError(f"a speaker split needs a speaker list for every split: "
-                        f"{', '.join(empty)} is empty")
+    """Split by the ``<key>.{train,dev,test}_speakers`` lists (an empty list: an empty split)
+    and validate the result."""
+    if not any(speakers.values()):
+        raise DataError(f"a speaker split needs speakers: {key}.train_speakers, "
+                        "dev_speakers and test_speakers are all empty")
     splits = split_by_speakers(utts, speakers)
     missing_speakers(splits, speakers, key)
     check_splits(splits, f"data.root={root}")
@@ -129,4 +136,4 @@ def manifests_exist(out: Path) -> bool:
 def write_splits(out: Path, splits: dict[str, list[Utterance]]) -> None:
     """Write the three manifests (each atomically), sorted by id for stable diffs."""
     for split in SPLITS:
-        write_manifest(out / f"{split}.jsonl", sorted(splits[split], key=lambda u: u.id))
+        write_manifest(out / f"{split}.jsonl", sorted(splits.get(split, []), key=lambda u: u.id))

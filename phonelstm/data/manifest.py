@@ -92,13 +92,14 @@ def _parse(line: str, path: Path, lineno: int) -> Utterance:
     )
 
 
-def read_manifest(path: str | Path) -> list[Utterance]:
-    """Read and validate a JSONL manifest; audio paths come back absolute."""
+def read_manifest(path: str | Path, allow_empty: bool = False) -> list[Utterance]:
+    """Read and validate a JSONL manifest; audio paths come back absolute. ``allow_empty``:
+    a prepared split may be empty (a corpus for evaluation only has just a test split)."""
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"{path}: manifest not found")
     utterances = list(iter_manifest(path))
-    if not utterances:
+    if not utterances and not allow_empty:
         raise ManifestError(f"{path}: manifest is empty")
     return utterances
 

@@ -15,7 +15,7 @@ from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
 
 log = logging.getLogger("phonelstm.prepare")
 
-CORPORA = ("synth", "timit", "fsdd", "manifest", "textgrid")
+CORPORA = ("synth", "timit", "fsdd", "speechocean762", "manifest", "textgrid")
 
 
 def manifest_path(cfg: DataConfig, split: str) -> Path:
@@ -56,6 +56,10 @@ def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
         from phonelstm.data.fsdd import prepare_fsdd
 
         splits = prepare_fsdd(cfg.fsdd, cfg.root)
+    elif cfg.corpus == "speechocean762":
+        from phonelstm.data.speechocean762 import prepare_speechocean762
+
+        splits = prepare_speechocean762(cfg.speechocean762, cfg.root, out)
     else:
         from phonelstm.data.aligned import prepare_aligned
 
@@ -70,4 +74,4 @@ def load_split(cfg: DataConfig, split: str) -> list[Utterance]:
     if not Path(cfg.dir).is_dir():
         raise DataError(f"data.dir={cfg.dir}: folder not found (run phonelstm-prepare "
                         f"data={cfg.name} first, or set data.dir)")
-    return read_manifest(path)
+    return read_manifest(path, allow_empty=True)

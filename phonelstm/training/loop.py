@@ -23,6 +23,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from phonelstm.config import TrainConfig
+from phonelstm.data.corpus import DataError
 from phonelstm.data.dataset import BucketBatchSampler
 from phonelstm.data.loader import make_loader
 from phonelstm.data.manifest import read_manifest
@@ -135,10 +136,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         prepare_corpus(cfg.data)
     distributed.barrier(ctx)  # the other ranks read the manifests rank 0 prepared
     # data.train_repeat oversamples a small corpus beside a large data.extra_train one
-    train_utts = [u for name in cfg.data.train_manifests
-                  for u in load_split(cfg.data, name)] * cfg.data.train_repeat
-    train_utts += [u for path in cfg.data.extra_train for u in read_manifest(path)]
+    corpus_utts = [u for name in cfg.data.train_manifests for u in load_split(cfg.data, name)]
+    extra_utts = [u for path in cfg.data.extra_train for u in read_manifest(path)]
+    train_utts = corpus_utts * cfg.data.train_repeat + extra_utts
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
+    for split, utts in (("train", train_utts), ("dev", dev_utts)):
+        if not utts:
+            raise DataError(f"data.dir={cfg.data.dir}: no {split} utterances (manifests "
+                            "prepared for evaluation only?); training needs train and dev")
     vocab = Vocabulary.for_ctc(TIMIT61) if task == "ctc" else Vocabulary.for_frames(TIMIT61)
     train_loader, sampler = make_loader(
         train_utts, vocab, cfg, shuffle=True, rank=ctx.rank, num_replicas=ctx.world_size,
@@ -160,15 +165,17 @@ def train(cfg: TrainConfig) -> dict[str, float]:
                           scaler)
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
     if cfg.resume and last_path.is_file():
-        resume(state, last_path, device, ctx)
-        log.info("resumed from %s at epoch %d, step %d", last_path, state.progress.epoch,
-                 state.progress.step)
+        resume(state, last_path, device, ctx, cfg)
+        log.info("resuming from %s at epoch %d, step %d (resume=false starts over)", last_path,
+                 state.progress.epoch + 1, state.progress.step)
     elif cfg.trainer.init_from:
         load_weights(cfg.trainer.init_from, device, model, state.normalizer,
                      setting="trainer.init_from")
         log.info("initialised from %s", cfg.trainer.init_from)
-    else:
-        state.normalizer = fit_normalizer(train_loader, extractor, device, ctx)
+    elif cfg.features.normalize == "global":  # each training utterance once, not repeated
+        stats_loader, _ = make_loader(corpus_utts + extra_utts, vocab, cfg, shuffle=False,
+                                      rank=ctx.rank, num_replicas=ctx.world_size)
+        state.normalizer = fit_normalizer(stats_loader, extractor, device, ctx)
     progress = state.progress
     step = build_train_step(cfg, fast, ctx, device, model, extractor, state.normalizer,
                             optimizer, scaler)
@@ -226,8 +233,15 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         if improved:
             save_state(best_path, state, cfg, vocab, ctx)
         if distributed.any_rank(ctx, [clock.out_of_time()], device)[0]:
-            log.info("trainer.max_minutes=%g reached", cfg.trainer.max_minutes)
+            stopped_by = f"trainer.max_minutes={cfg.trainer.max_minutes:g}"
+            log.warning("stopped by %s after %.2f of %d epochs: a time budget makes the "
+                        "figures depend on the machine's speed (trainer.max_epochs does not)",
+                        stopped_by, progress.epoch + progress.batches_done / len(sampler),
+                        cfg.trainer.max_epochs)
             break
+    else:
+        stopped_by = (f"trainer.patience={cfg.trainer.patience}" if progress.epoch
+                      < cfg.trainer.max_epochs else f"trainer.max_epochs={cfg.trainer.max_epochs}")
     writer.close()
     distributed.teardown(ctx)  # the other ranks are done; rank 0 evaluates
     if not ctx.is_main:
@@ -240,12 +254,16 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     splits = {"dev": dev_loader}
     if cfg.trainer.eval_test:
         test_utts = load_split(cfg.data, cfg.data.test_manifest)
+        if not test_utts:
+            raise DataError(f"data.dir={cfg.data.dir}: no test utterances; set "
+                            "trainer.eval_test=false to train without a test split")
         splits["test"], _ = make_loader(test_utts, vocab, cfg, shuffle=False)
         references.update({u.id: u.phones for u in test_utts})
     results = evaluate(model, splits, extractor, state.normalizer, cfg, device, vocab,
                        references, out_dir)
     epochs = progress.epoch + progress.batches_done / max(len(sampler), 1)
-    write_results(out_dir / "results.json", cfg, model, progress, epochs, results, device)
+    write_results(out_dir / "results.json", cfg, model, progress, epochs, stopped_by, results,
+                  device)
     if "test" in splits:
         if task == "ctc":
             print(f"test PER: {results['test_greedy']:.2f}%")

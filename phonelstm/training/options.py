@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 
 from phonelstm.config import TrainConfig, TrainerConfig
+from phonelstm.data.augment import check_augment
+from phonelstm.data.augment import enabled as augment_enabled
 from phonelstm.errors import PhonelstmError
 
 AMP_DTYPES = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -26,6 +28,9 @@ def check_trainer(cfg: TrainConfig) -> None:
         raise PhonelstmError(f"data.train_repeat must be >= 1, got {cfg.data.train_repeat}")
     if t.static_frames < 1:
         raise PhonelstmError(f"trainer.static_frames must be >= 1, got {t.static_frames}")
+    check_augment(cfg.data.augment)
+    if augment_enabled(cfg.data.augment) and cfg.features.cache:
+        raise PhonelstmError("data.augment changes the waveforms: it needs features.cache=false")
 
 
 def use_fast_path(trainer: TrainerConfig, device: torch.device) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,22 +96,57 @@ def load_weights(path: str | Path, device: torch.device, model: nn.Module,
     returns the checkpoint. ``setting`` names the config key that chose ``path``, for the
     error when the weights do not fit the model."""
     ckpt = load_checkpoint(path, device)
+    _apply_weights(ckpt, model, normalizer, f"{setting}={path}" if setting else str(path))
+    return ckpt
+
+
+def _apply_weights(ckpt: dict[str, Any], model: nn.Module, normalizer: Normalizer | None,
+                   where: str) -> None:
     try:
         model.load_state_dict(ckpt["model"])
         if normalizer is not None:
             normalizer.load_state_dict(ckpt["normalizer"])
     except RuntimeError as err:
         first = str(err).splitlines()[0]
-        where = f"{setting}={path}" if setting else str(path)
         raise CheckpointError(f"{where}: weights do not fit model.* ({first})") from None
-    return ckpt
+
+
+# settings a checkpoint's weights depend on: resuming with others would mix two models
+_SAME_FOR_RESUME = ("model", "features", "trainer.task")
+_FREE_FOR_RESUME = ("features.specaugment", "features.cache", "features.backend")
+
+
+def _flat(tree: dict, prefix: str = "") -> dict[str, Any]:
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def setting_differences(saved: dict, cfg: TrainConfig) -> list[str]:
+    """``key=saved (now new)`` for each model/feature setting that differs from the
+    checkpoint's config ``saved``."""
+    now, then = _flat(asdict(cfg)), _flat(saved)
+    keys = [k for k in now if k.startswith(_SAME_FOR_RESUME)
+            and not k.startswith(_FREE_FOR_RESUME)]
+    return [f"{k}={then.get(k)} (now {now[k]})" for k in keys if then.get(k) != now[k]]
 
 
 def resume(state: TrainingState, path: Path, device: torch.device,
-           ctx: distributed.Context) -> None:
+           ctx: distributed.Context, cfg: TrainConfig) -> None:
     """Continue exactly where ``path`` left off: weights, optimiser, schedule, loss scale,
     progress and this rank's random generators."""
-    ckpt = load_weights(path, device, state.model, state.normalizer)
+    ckpt = load_checkpoint(path, device)
+    differences = setting_differences(ckpt["config"], cfg)
+    if differences:
+        raise CheckpointError(
+            f"{path.parent}: its last.pt was trained with other settings: "
+            f"{', '.join(differences[:4])}{' ...' if len(differences) > 4 else ''}; "
+            "choose another out_dir, or resume=false to start over there")
+    _apply_weights(ckpt, state.model, state.normalizer, str(path))
     state.optimizer.load_state_dict(ckpt["optimizer"])
     if state.scheduler is not None:
         state.scheduler.load_state_dict(ckpt["scheduler"])

@@ -23,13 +23,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
 from phonelstm.config import FeatureConfig, TrainConfig
+from phonelstm.data.augment import WaveAugment
+from phonelstm.data.augment import enabled as augment_enabled
 from phonelstm.data.dataset import Batch, round_up
 from phonelstm.features import (
     FeatureExtractor,
@@ -198,11 +200,18 @@ class TrainStep:
         self.average_gradients = average_gradients  # not DDP-wrapped: average here
         self.extractor, self.normalizer = extractor, normalizer
         self.augment = SpecAugment(cfg.features)
+        self.wave_augment = (WaveAugment(cfg.data.augment, cfg.features)
+                             if augment_enabled(cfg.data.augment) else None)
         self.optimizer, self.scaler = optimizer, scaler
         self.loss = ctc_step_loss if cfg.trainer.task == "ctc" else frame_step_loss
 
     def __call__(self, cpu_batch: Batch, out_of_time: Callable[[], bool]) -> StepResult:
         batch = cpu_batch.to(self.device)
+        if self.wave_augment:  # on the device; the speed factor is drawn on the host
+            speed = self.wave_augment.draw_speed()
+            batch = self.wave_augment(batch, speed)
+            cpu_batch = replace(cpu_batch, wave_lengths=torch.ceil(
+                cpu_batch.wave_lengths / speed).long())  # what the static shape must hold
         feats, lengths = batch_features(batch, self.extractor, self.normalizer,
                                         self.cfg.features)  # (B, T, F), (B,)
         feats = self.augment(feats, lengths)  # SpecAugment, when configured

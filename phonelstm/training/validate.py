@@ -93,12 +93,15 @@ def evaluate(model: nn.Module, splits: dict[str, DataLoader],
 
 
 def write_results(path: Path, cfg: TrainConfig, model: nn.Module, progress: Progress,
-                  epochs: float, metrics: dict[str, float], device: torch.device) -> None:
+                  epochs: float, stopped_by: str, metrics: dict[str, float],
+                  device: torch.device) -> None:
     """``results.json`` beside the checkpoints: what ``scripts/collect_results.py`` tabulates.
 
     CTC metrics are PER in percent (``dev_greedy``, ``dev_beam``, ``test_greedy``,
     ``test_beam``); framewise ones are frame error in percent (``dev``, ``test``).
-    ``epochs`` counts a partly trained last epoch (``trainer.max_minutes``) as a fraction.
+    ``epochs`` counts a partly trained last epoch (``trainer.max_minutes``) as a fraction;
+    ``stopped_by`` is the setting that ended training (``trainer.max_epochs=20``,
+    ``trainer.patience=4`` or ``trainer.max_minutes=10``).
     """
     m = cfg.model
     row = {
@@ -108,7 +111,7 @@ def write_results(path: Path, cfg: TrainConfig, model: nn.Module, progress: Prog
         "weights": count_parameters(model), "optim": cfg.optim.name,
         "weight_noise": cfg.trainer.weight_noise, "beam": cfg.trainer.beam,
         "score_phones": cfg.trainer.score_phones, "epochs": round(epochs, 2),
-        "best_epoch": progress.best_epoch + 1, "steps": progress.step,
+        "best_epoch": progress.best_epoch + 1, "steps": progress.step, "stopped_by": stopped_by,
         "skipped_batches": progress.skipped_batches,
         "hours": round(progress.train_seconds / 3600, 4), "device": device_name(device),
         **{k: round(v, 2) for k, v in metrics.items()},

@@ -9,5 +9,5 @@ source "$(dirname "$0")/../path.sh"
 $PYTHON -m phonelstm.prepare data=fsdd
 $PYTHON -m phonelstm.train --multirun experiment=fsdd_ctc \
     model=blstm_3x250,bgru_3x290,blstmp_3x344p160 "$@"
-$PYTHON scripts/collect_results.py exp/fsdd/ctc_lstm_3x250 exp/fsdd/ctc_gru_3x290 \
-    exp/fsdd/ctc_lstm_3x344 --readme recipes/fsdd_ctc/README.md --marker cells
+$PYTHON scripts/collect_results.py exp/fsdd/ctc_lstm_3x250_fbank exp/fsdd/ctc_gru_3x290_fbank \
+    exp/fsdd/ctc_lstm_3x344_fbank --readme recipes/fsdd_ctc/README.md --marker cells

@@ -1,0 +1,190 @@
+"""Waveform augmentation of training batches, on the training device.
+
+Each kind is off by default and switched on by ``data.augment.*`` (``AugmentConfig``):
+
+- ``gain_db``: every utterance scaled by a random gain, uniform in ``+-gain_db`` dB (no
+  clipping: features are computed from the float waveform, so a gain is what a quieter or
+  louder microphone gives);
+- ``speeds``: one speed factor per batch drawn from the list (Kaldi's and ESPnet's
+  ``0.9 1.0 1.1``), applied by resampling as ``sox speed`` does (pitch and tempo change
+  together); lengths and frame labels follow, CTC targets are unchanged;
+- ``noise_prob``: that share of utterances gets additive noise at a signal-to-noise ratio
+  uniform in ``snr_db``: white, pink (1/f) or babble (the other utterances of the batch,
+  rolled in time), one kind per utterance;
+- ``reverb_prob``: convolution with a synthetic room impulse response (a direct path, then
+  exponentially decaying Gaussian noise with a reverberation time uniform in ``rt60``;
+  Lehmann & Johansson's "diffuse tail" model), normalised to the direct path;
+- ``telephone_prob``: band limitation as on a telephone line: down to 8 kHz and back.
+
+Random draws come from torch's global generators (CPU for the batch's speed factor, drawn on
+the host so static batch shapes are known without a device sync; the device's for the rest),
+whose states every checkpoint keeps, so a resumed run draws what an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import torch
+import torchaudio.functional as AF
+from torch import Tensor
+
+from phonelstm.config import AugmentConfig, FeatureConfig
+from phonelstm.data.dataset import Batch
+from phonelstm.errors import PhonelstmError
+from phonelstm.features import frame_params, num_frames
+from phonelstm.losses import IGNORE
+
+TELEPHONE_RATE = 8000
+
+
+class AugmentError(PhonelstmError):
+    """An invalid ``data.augment.*`` setting."""
+
+
+def check_augment(cfg: AugmentConfig) -> None:
+    if cfg.gain_db < 0:
+        raise AugmentError(f"data.augment.gain_db must be >= 0, got {cfg.gain_db}")
+    if any(not 0.5 <= s <= 2.0 for s in cfg.speeds):
+        raise AugmentError(f"data.augment.speeds must lie in [0.5, 2], got {cfg.speeds}")
+    for key in ("noise_prob", "reverb_prob", "telephone_prob"):
+        if not 0.0 <= getattr(cfg, key) <= 1.0:
+            raise AugmentError(f"data.augment.{key} must be in [0, 1], got {getattr(cfg, key)}")
+    for key in ("snr_db", "rt60"):
+        low_high = getattr(cfg, key)
+        if len(low_high) != 2 or low_high[0] > low_high[1]:
+            raise AugmentError(f"data.augment.{key} must be [low, high], got {low_high}")
+
+
+def enabled(cfg: AugmentConfig) -> bool:
+    return bool(cfg.gain_db or cfg.speeds or cfg.noise_prob or cfg.reverb_prob
+                or cfg.telephone_prob)
+
+
+class WaveAugment:
+    """``augment(batch) -> batch`` with its waveforms (and frame labels) augmented."""
+
+    def __init__(self, cfg: AugmentConfig, features: FeatureConfig) -> None:
+        check_augment(cfg)
+        self.cfg = cfg
+        self.features = features
+
+    def draw_speed(self) -> float:
+        """The next batch's speed factor (host RNG: no device sync); 1.0 when off."""
+        if not self.cfg.speeds:
+            return 1.0
+        return float(self.cfg.speeds[int(torch.randint(len(self.cfg.speeds), ()))])
+
+    def __call__(self, batch: Batch, speed: float = 1.0) -> Batch:
+        if batch.wave is None:
+            raise AugmentError("data.augment needs waveforms: set features.cache=false")
+        wave, lengths = batch.wave, batch.wave_lengths  # (B, N), (B,)
+        labels = batch.frame_labels
+        if speed != 1.0:
+            wave, lengths = change_speed(wave, lengths, speed)
+            if labels is not None:
+                labels = stretch_labels(labels, batch.wave_lengths, lengths, speed,
+                                        self.features)
+        valid = _valid(lengths, wave.shape[1])  # (B, N)
+        if self.cfg.telephone_prob:
+            wave = self._where(self.cfg.telephone_prob, telephone(wave, self.features.sample_rate),
+                               wave)
+        if self.cfg.reverb_prob:
+            rooms = room_responses(len(wave), self.cfg.rt60, self.features.sample_rate,
+                                   wave.device)
+            wave = self._where(self.cfg.reverb_prob, reverberate(wave, rooms) * valid, wave)
+        if self.cfg.noise_prob:
+            noisy = add_noise(wave, valid, self.cfg.snr_db)
+            wave = self._where(self.cfg.noise_prob, noisy, wave)
+        if self.cfg.gain_db:
+            db = (torch.rand(len(wave), device=wave.device) * 2 - 1) * self.cfg.gain_db  # (B,)
+            wave = wave * (10.0 ** (db / 20)).unsqueeze(1)
+        return replace(batch, wave=wave * valid, wave_lengths=lengths, frame_labels=labels)
+
+    @staticmethod
+    def _where(prob: float, changed: Tensor, wave: Tensor) -> Tensor:
+        """Per utterance, ``changed`` with probability ``prob``, else ``wave``."""
+        chosen = torch.rand(len(wave), device=wave.device) < prob  # (B,)
+        return torch.where(chosen.unsqueeze(1), changed, wave)
+
+
+def _valid(lengths: Tensor, total: int) -> Tensor:
+    """``(B, total)`` float mask of each row's valid samples."""
+    return (torch.arange(total, device=lengths.device) < lengths.unsqueeze(1)).float()
+
+
+def change_speed(wave: Tensor, lengths: Tensor, speed: float) -> tuple[Tensor, Tensor]:
+    """Play ``wave: (B, N)`` ``speed`` times faster (shorter for ``speed > 1``), as ``sox
+    speed``: resample by ``1 / speed`` and keep the sample rate."""
+    orig, new = round(speed * 100), 100
+    gcd = math.gcd(orig, new)
+    out = AF.resample(wave, orig // gcd, new // gcd)  # (B, ~N / speed)
+    new_lengths = torch.ceil(lengths.double() / speed).long().clamp_max(out.shape[1])
+    return out * _valid(new_lengths, out.shape[1]), new_lengths
+
+
+def stretch_labels(labels: Tensor, old_lengths: Tensor, new_lengths: Tensor, speed: float,
+                   cfg: FeatureConfig) -> Tensor:
+    """Frame labels ``(B, T)`` of the original audio -> those of the speed-changed audio:
+    each new frame takes the label of the old frame whose centre sample it plays."""
+    win, hop = frame_params(cfg)
+    old_frames = num_frames(old_lengths, cfg)  # (B,)
+    frames = num_frames(new_lengths, cfg)  # (B,)
+    T = int(frames.max())
+    t = torch.arange(T, device=labels.device, dtype=torch.float64)
+    source = torch.round((t * hop + win / 2) * speed / hop - win / (2 * hop)).long()  # (T,)
+    source = torch.minimum(source.unsqueeze(0), (old_frames - 1).clamp_min(0).unsqueeze(1))
+    out = labels.gather(1, source.clamp_min(0))  # (B, T)
+    return out.masked_fill(~(t.unsqueeze(0) < frames.unsqueeze(1)), IGNORE)
+
+
+def telephone(wave: Tensor, sample_rate: int) -> Tensor:
+    """``wave: (B, N)`` through an 8 kHz channel: nothing above 4 kHz survives."""
+    if sample_rate <= TELEPHONE_RATE:
+        return wave
+    narrow = AF.resample(wave, sample_rate, TELEPHONE_RATE)
+    return AF.resample(narrow, TELEPHONE_RATE, sample_rate)[:, :wave.shape[1]]
+
+
+def room_responses(count: int, rt60: list[float], sample_rate: int,
+                   device: torch.device) -> Tensor:
+    """``(count, L)`` synthetic room impulse responses: a unit direct path, then a Gaussian
+    tail decaying by 60 dB over a reverberation time uniform in ``rt60`` seconds."""
+    low, high = rt60
+    times = low + (high - low) * torch.rand(count, 1, device=device)  # (B, 1) seconds
+    length = max(1, int(high * sample_rate))
+    t = torch.arange(length, device=device) / sample_rate  # (L,)
+    tail = torch.randn(count, length, device=device) * torch.exp(-6.908 * t / times)  # ln(1000)
+    tail[:, 0] = 0.0
+    level = 10 ** (-15 / 20) / tail.pow(2).sum(1, keepdim=True).sqrt().clamp_min(1e-8)
+    rooms = tail * level  # reverberant energy 15 dB under the direct path
+    rooms[:, 0] = 1.0
+    return rooms
+
+
+def reverberate(wave: Tensor, rooms: Tensor) -> Tensor:
+    """Each row of ``wave: (B, N)`` convolved with its room ``(B, L)``, cut to ``N``."""
+    return AF.fftconvolve(wave, rooms)[:, :wave.shape[1]]
+
+
+def add_noise(wave: Tensor, valid: Tensor, snr_db: list[float]) -> Tensor:
+    """``wave: (B, N)`` plus white, pink or babble noise at a random SNR per utterance."""
+    B, N = wave.shape
+    white = torch.randn(B, N, device=wave.device)
+    spectrum = torch.fft.rfft(torch.randn(B, N, device=wave.device))
+    f = torch.arange(spectrum.shape[1], device=wave.device).clamp_min(1)
+    pink = torch.fft.irfft(spectrum / f.sqrt(), n=N)
+    babble = sum(torch.roll(wave, shifts=(k, k * N // 3), dims=(0, 1)) for k in (1, 2))
+    if B == 1:  # no other utterance to babble: white noise instead
+        babble = white
+    kinds = torch.stack([white, pink, babble])  # (3, B, N)
+    kind = torch.randint(3, (B,), device=wave.device)  # (B,)
+    noise = kinds.gather(0, kind.view(1, B, 1).expand(1, B, N))[0] * valid  # (B, N)
+    low, high = snr_db
+    snr = low + (high - low) * torch.rand(B, device=wave.device)  # (B,) dB
+    count = valid.sum(1).clamp_min(1)
+    signal_power = (wave * valid).pow(2).sum(1) / count
+    noise_power = noise.pow(2).sum(1) / count
+    scale = (signal_power / noise_power.clamp_min(1e-12) / 10 ** (snr / 10)).sqrt()
+    return wave + noise * scale.unsqueeze(1)

@@ -1,0 +1,138 @@
+"""Waveform augmentation: seeded, label-preserving, each kind doing what it says."""
+
+import pytest
+import torch
+
+from phonelstm.audio import load_audio
+from phonelstm.config import AugmentConfig, FeatureConfig
+from phonelstm.data.augment import AugmentError, WaveAugment, change_speed, telephone
+from phonelstm.data.dataset import Batch, frame_labels
+from phonelstm.data.manifest import Utterance
+from phonelstm.data.timit import read_phn
+from phonelstm.features import num_frames
+from phonelstm.losses import IGNORE
+from phonelstm.phones import TIMIT61, Vocabulary
+
+from .conftest import TIMIT_SAMPLE
+
+FEATURES = FeatureConfig()
+VOCAB = Vocabulary.for_frames(TIMIT61)
+
+
+def _utterance(name: str) -> Utterance:
+    audio = TIMIT_SAMPLE / "dr1-fvmh0" / f"{name}.wav"
+    phones, segments = read_phn(audio.with_suffix(".phn"), 16000, len(load_audio(audio)))
+    return Utterance(name, str(audio), "fvmh0", phones, segments)
+
+
+def _batch(names=("sa1", "sa2")) -> Batch:
+    utts = [_utterance(n) for n in names]
+    waves = [load_audio(u.audio) for u in utts]
+    lengths = torch.tensor([len(w) for w in waves])
+    labels = [frame_labels(u, num_frames(len(w), FEATURES), VOCAB, FEATURES)
+              for u, w in zip(utts, waves, strict=True)]
+    pad = torch.nn.utils.rnn.pad_sequence
+    return Batch(ids=list(names), wave=pad(waves, batch_first=True), wave_lengths=lengths,
+                 targets=torch.zeros(2, 1, dtype=torch.long), target_lengths=torch.ones(2),
+                 frame_labels=pad(labels, batch_first=True, padding_value=IGNORE))
+
+
+ALL = AugmentConfig(gain_db=20, speeds=[0.9, 1.0, 1.1], noise_prob=0.5, reverb_prob=0.5,
+                    telephone_prob=0.5)
+
+
+def test_augmentation_is_deterministic_given_the_seed():
+    augment = WaveAugment(ALL, FEATURES)
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        speed = augment.draw_speed()
+        outputs.append(augment(_batch(), speed))
+    assert torch.equal(outputs[0].wave, outputs[1].wave)
+    assert torch.equal(outputs[0].frame_labels, outputs[1].frame_labels)
+    torch.manual_seed(4)
+    assert not torch.equal(augment(_batch(), augment.draw_speed()).wave, outputs[0].wave)
+
+
+@pytest.mark.parametrize("speed", [0.9, 1.1])
+def test_speed_perturbation_scales_lengths_and_segment_times(speed):
+    batch = _batch()
+    out = WaveAugment(AugmentConfig(speeds=[speed]), FEATURES)(batch, speed)
+    expected = torch.ceil(batch.wave_lengths / speed).long()
+    assert torch.equal(out.wave_lengths, expected)
+    assert out.wave[0, expected[0]:].abs().sum() == 0  # padding stays silent
+    for i, name in enumerate(batch.ids):
+        # the labels of the stretched audio = labels from segment times divided by the speed
+        utt = _utterance(name)
+        scaled = Utterance(name, utt.audio, utt.speaker, utt.phones,
+                           [(s / speed, e / speed) for s, e in utt.segments])
+        n = int(num_frames(int(out.wave_lengths[i]), FEATURES))
+        reference = frame_labels(scaled, n, VOCAB, FEATURES)
+        got = out.frame_labels[i, :n]
+        # they differ only next to a phone boundary (rounding of the frame centres)
+        boundary = torch.zeros(n, dtype=torch.bool)
+        change = (reference[1:] != reference[:-1]).nonzero().flatten()
+        for shift in (0, 1):
+            boundary[(change + shift).clamp_max(n - 1)] = True
+        assert not ((got != reference) & ~boundary).any()
+        assert (out.frame_labels[i, n:] == IGNORE).all()
+
+
+def test_gain_noise_reverb_and_telephone_change_what_they_should():
+    batch = _batch()
+    torch.manual_seed(0)
+    louder = WaveAugment(AugmentConfig(gain_db=20), FEATURES)(batch)
+    ratio = louder.wave.abs().amax(1) / batch.wave.abs().amax(1)  # (B,)
+    assert ((ratio >= 0.099) & (ratio <= 10.01)).all() and not torch.allclose(ratio, ratio[:1])
+    noisy = WaveAugment(AugmentConfig(noise_prob=1.0, snr_db=[10.0, 10.0]), FEATURES)(batch)
+    noise = noisy.wave - batch.wave
+    for i, n in enumerate(batch.wave_lengths.tolist()):
+        snr = 10 * torch.log10(batch.wave[i, :n].pow(2).sum() / noise[i, :n].pow(2).sum())
+        assert abs(float(snr) - 10.0) < 0.01
+    wet = WaveAugment(AugmentConfig(reverb_prob=1.0), FEATURES)(batch)
+    assert not torch.equal(wet.wave, batch.wave) and torch.equal(wet.wave_lengths,
+                                                                  batch.wave_lengths)
+    narrow = telephone(batch.wave, 16000)
+    spectrum = torch.fft.rfft(narrow[0]).abs().pow(2)
+    above_4k = spectrum[int(len(spectrum) * 4200 / 8000):].sum() / spectrum.sum()
+    assert narrow.shape == batch.wave.shape and above_4k < 1e-3
+
+
+def test_off_by_default_and_bad_settings_are_one_line():
+    batch = _batch()
+    out = WaveAugment(AugmentConfig(), FEATURES)(batch)
+    assert torch.equal(out.wave, batch.wave) and torch.equal(out.frame_labels,
+                                                             batch.frame_labels)
+    for bad, key in ((AugmentConfig(gain_db=-1), "gain_db"), (AugmentConfig(speeds=[3.0]),
+                     "speeds"), (AugmentConfig(noise_prob=2), "noise_prob"),
+                     (AugmentConfig(snr_db=[30, 5]), "snr_db")):
+        with pytest.raises(AugmentError, match=f"data.augment.{key}"):
+            WaveAugment(bad, FEATURES)
+
+
+def test_change_speed_of_a_tone_changes_its_pitch():
+    t = torch.arange(16000) / 16000
+    tone = torch.sin(2 * torch.pi * 1000 * t).unsqueeze(0)
+    fast, lengths = change_speed(tone, torch.tensor([16000]), 1.1)
+    peak = torch.fft.rfft(fast[0, :int(lengths)]).abs().argmax() * 16000 / int(lengths)
+    assert abs(float(peak) - 1100) < 5
+
+
+def test_a_training_run_with_every_augmentation_is_reproducible(sample_corpus, tmp_path):
+    from dataclasses import replace
+
+    from phonelstm.checkpoint import load_checkpoint
+    from phonelstm.training.loop import train
+    from tests.test_ctc import tiny_config
+
+    weights = []
+    for run in ("a", "b"):
+        cfg = tiny_config(sample_corpus, tmp_path / run, n=4, max_epochs=1)
+        torch.manual_seed(0)
+        train(replace(cfg, data=replace(cfg.data, augment=ALL, max_batch_size=2)))
+        weights.append(load_checkpoint(tmp_path / run / "exp" / "last.pt")["model"])
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # the fast path's static shapes hold speed-perturbed (longer) batches
+    slow = tiny_config(sample_corpus, tmp_path / "fast", n=4, max_epochs=1, fast=True,
+                       static_frames=16)
+    train(replace(slow, data=replace(slow.data, augment=AugmentConfig(speeds=[0.9]))))

@@ -1,0 +1,27 @@
+"""scripts/score_digits.py on a manifest of digit recordings from anywhere."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from phonelstm.data.fsdd import digit_lexicon
+from phonelstm.data.manifest import Utterance, write_manifest
+from tests.conftest import FSDD
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_score_digits_takes_a_manifest(trained_checkpoints, tmp_path):
+    lexicon = digit_lexicon()
+    utts = [Utterance(f"d{i}", str(FSDD / "recordings" / f"{i}_nicolas_0.wav"), "nicolas",
+                      lexicon[str(i)][1]) for i in range(3)]
+    write_manifest(tmp_path / "digits.jsonl", utts)
+    result = subprocess.run([sys.executable, "scripts/score_digits.py",
+                             str(trained_checkpoints["ctc"]), "--manifest",
+                             str(tmp_path / "digits.jsonl"), "--device", "cpu"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("digits: PER") and "digit accuracy" in result.stdout
+    report = trained_checkpoints["ctc"].parent / "digits_digits_beam1.json"
+    assert json.loads(report.read_text())["utterances"] == 3
