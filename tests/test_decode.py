@@ -176,3 +176,13 @@ def test_long_recording_per_utterance_normalisation_uses_the_whole_recording(
     assert windowed.shape == whole.shape == per_window.shape
     # what remains is the windows' limited context (the demo model: 0.04 against 0.48)
     assert (windowed - whole).abs().mean() < 0.25 * (per_window - whole).abs().mean()
+
+
+def test_checkpoint_whose_weights_do_not_fit_its_config_names_the_file(trained_checkpoints,
+                                                                       tmp_path):
+    ckpt = torch.load(trained_checkpoints["ctc"], weights_only=False)
+    ckpt["config"]["model"]["hidden"] += 1
+    torch.save(ckpt, tmp_path / "edited.pt")
+    with pytest.raises(CheckpointError, match=r"edited.pt: its weights do not fit its own "
+                                              r"config \(size mismatch for rnn.weight_ih_l0"):
+        Recognizer.from_checkpoint(tmp_path / "edited.pt")
