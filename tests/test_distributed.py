@@ -137,7 +137,7 @@ def test_a_killed_two_process_run_resumes_to_the_uninterrupted_result(sample_cor
     killed_at = load_checkpoint(out / "last.pt")["progress"]["step"]
     assert 1 <= killed_at < 12, killed_at  # 3 epochs of 4 batches
     output = finish(torchrun(2, overrides(data, out, *args), cwd=tmp_path))
-    assert "resumed from" in output or "resumed from" in (out / "train.log").read_text()
+    assert "resuming from" in output or "resuming from" in (out / "train.log").read_text()
 
     a = load_checkpoint(tmp_path / "straight" / "last.pt")
     b = load_checkpoint(out / "last.pt")
