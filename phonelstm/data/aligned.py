@@ -103,7 +103,9 @@ class PhoneMap:
         return phones, (times if segments is not None else None)
 
 
-def _duration(audio: Path, where: str) -> float:
+def audio_duration(audio: Path, where: str) -> float:
+    """Seconds of ``audio`` from its header; a missing or unreadable file is a ``DataError``
+    naming ``where`` (the manifest line or file that points to it)."""
     if not audio.is_file():
         raise DataError(f"{where}: audio file {audio} not found")
     try:
@@ -150,7 +152,7 @@ def _read_tsv(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | No
                                 f"boundaries for {len(symbols)} phones, got {len(bounds)}")
             segments = list(zip(bounds[:-1], bounds[1:], strict=True))
         phones, segments = phone_map.convert(symbols, segments, where)
-        duration = _duration(audio, where)
+        duration = audio_duration(audio, where)
         _check_end(segments, duration, where)
         speaker = row.get("speaker") or audio.parent.name
         found.append((Utterance(id=row.get("id") or f"{speaker}_{audio.stem}", audio=str(audio),
@@ -168,7 +170,7 @@ def _read_jsonl(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | 
     for utt in utts:
         where = f"{path} ({utt.id})"
         utt.phones, utt.segments = phone_map.convert(utt.phones, utt.segments, where)
-        utt.duration = utt.duration or _duration(Path(utt.audio), where)
+        utt.duration = utt.duration or audio_duration(Path(utt.audio), where)
         _check_end(utt.segments, utt.duration, where)
         found.append((utt, utt.extra.pop("split", None)))
     return found
@@ -205,7 +207,7 @@ def read_textgrid(path: Path, root: Path, cfg: AlignedConfig, phone_map: PhoneMa
     audio = next((a for a in (path.with_suffix(s) for s in _AUDIO_SUFFIXES) if a.is_file()), None)
     if audio is None:
         raise DataError(f"{path}: no audio beside it ({' or '.join(_AUDIO_SUFFIXES)})")
-    duration = _duration(audio, str(path))
+    duration = audio_duration(audio, str(path))
     _check_end(segments, duration, str(path))
     speaker = path.parent.name if path.parent != root else path.stem
     return Utterance(id=f"{speaker}_{path.stem}", audio=str(audio), speaker=speaker,

@@ -37,7 +37,7 @@ import re
 from pathlib import Path
 
 from phonelstm.config import AlignedConfig, Speechocean762Config
-from phonelstm.data.aligned import PhoneMap, _duration
+from phonelstm.data.aligned import PhoneMap, audio_duration
 from phonelstm.data.corpus import DataError, check_root, check_splits
 from phonelstm.data.download import download_corpus
 from phonelstm.data.manifest import Utterance
@@ -144,7 +144,7 @@ def read_half(root: Path, half: str, text_phone: Table, text_phone_path: Path,
         audio = root / relative
         age, gender = speakers[speaker]
         utts.append(Utterance(id=utt, audio=str(audio), speaker=speaker, phones=phones,
-                              duration=_duration(audio, where),
+                              duration=audio_duration(audio, where),
                               extra={"text": " ".join(words), "age": age, "gender": gender}))
     if not utts:
         raise DataError(f"{scp}: no utterances")
