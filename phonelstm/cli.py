@@ -143,8 +143,9 @@ def _yaml(value: object) -> str:
         return "[" + ",".join(map(_yaml, value)) + "]"
     if isinstance(value, dict):
         return "{" + ",".join(f"{k}:{_yaml(v)}" for k, v in value.items()) + "}"
-    return {None: "null", True: "true", False: "false"}.get(value, str(value)) if (
-        value is None or isinstance(value, bool)) else str(value)
+    if value is None:
+        return "null"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _default(f) -> str:
