@@ -94,7 +94,6 @@ def check_splits(splits: dict[str, list[Utterance]], where: str,
     if empty:
         log.warning("%s: the %s split%s no utterances: the manifests serve evaluation, not "
                     "training", where, " and ".join(empty), " has" if len(empty) == 1 else "s have")
-    splits = {split: splits.get(split, []) for split in SPLITS}
     shared = set(allow_shared or ())
     seen: dict[str, str] = {}
     for split in SPLITS:
@@ -136,4 +135,4 @@ def manifests_exist(out: Path) -> bool:
 def write_splits(out: Path, splits: dict[str, list[Utterance]]) -> None:
     """Write the three manifests (each atomically), sorted by id for stable diffs."""
     for split in SPLITS:
-        write_manifest(out / f"{split}.jsonl", sorted(splits.get(split, []), key=lambda u: u.id))
+        write_manifest(out / f"{split}.jsonl", sorted(splits[split], key=lambda u: u.id))
