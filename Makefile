@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Train and evaluate the embedded default, then decode two real recordings with the shipped model.
 demo: $(STAMP)
 	$(VENV)/bin/phonelstm-train experiment=demo
+	$(PY) -m phonelstm.pretrained
 
 test: $(STAMP)
 	$(PY) -m pytest -q

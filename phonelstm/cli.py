@@ -38,7 +38,8 @@ EXAMPLES = {
     "prepare": ["phonelstm-prepare                      # the synthetic corpus in data/synth",
                 "phonelstm-prepare corpus=timit root=/corpora/timit",
                 "phonelstm-prepare corpus=manifest root=my_corpus.tsv out=data/mine"],
-    "decode": ["phonelstm-decode checkpoint=exp/synth/ctc_lstm_3x192_fbank/best.pt input=rec.wav",
+    "decode": ["phonelstm-decode input=rec.wav                  # the shipped English model",
+               "phonelstm-decode checkpoint=exp/synth/ctc_lstm_3x192_fbank/best.pt input=rec.wav",
                "phonelstm-decode checkpoint=best.pt input=recordings/ out=decoded "
                "'format=[txt,ctm,textgrid]'",
                "phonelstm-decode checkpoint=best.pt input=data/timit/test.jsonl align=true "

@@ -248,7 +248,7 @@ class PrepareConfig:
 class DecodeConfig:
     """``phonelstm-decode``; see ``phonelstm.decode`` and ``phonelstm.writers``."""
 
-    checkpoint: str = MISSING  # a best.pt/last.pt written by phonelstm-train
+    checkpoint: str | None = None  # best.pt/last.pt of phonelstm-train; none: the shipped model
     input: str = MISSING  # audio file | folder | manifest.jsonl | glob
     out: str | None = None  # output folder; none: print phones and times
     format: Any = "txt"  # txt | json | ctm | textgrid | posteriors, or a list of them

@@ -3,7 +3,8 @@
 Recognises (or, with ``align=true`` / ``transcript=``, force-aligns) every recording, in
 batches of similar length, and writes the formats of ``phonelstm.writers``. Without ``out``
 the phones and times are printed. Unreadable audio files are skipped and listed; the
-command then fails unless ``continue_on_error=true``.
+command then fails unless ``continue_on_error=true``. Without ``checkpoint=`` the shipped
+English model (``phonelstm.pretrained``) decodes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from phonelstm import cli
+from phonelstm import cli, pretrained
 from phonelstm.config import DecodeConfig, to_dataclass
 from phonelstm.device import resolve_device
 from phonelstm.recognizer import Recognizer
@@ -42,8 +43,9 @@ def decode(cfg: DecodeConfig) -> None:
     out = Path(cfg.out) if cfg.out else None
     if out is not None:
         check_outputs(out, formats, [u.id for u in utts], cfg.overwrite)
-    recognizer = Recognizer.from_checkpoint(cfg.checkpoint, str(resolve_device(cfg.device)),
-                                            cfg.beam, cfg.chunk_seconds, cfg.context_seconds)
+    recognizer = Recognizer.from_checkpoint(cfg.checkpoint or pretrained.MODEL,
+                                            str(resolve_device(cfg.device)), cfg.beam,
+                                            cfg.chunk_seconds, cfg.context_seconds)
     began = time.perf_counter()
     results, failed = recognizer.decode_utterances(utts, align, cfg.batch_seconds,
                                                    keep_posteriors="posteriors" in formats)

@@ -14,15 +14,14 @@ Long recordings (longer than ``chunk_seconds``) run through the model in windows
 ``chunk_seconds`` with ``context_seconds`` of audio on each side whose outputs are dropped,
 so memory stays bounded and frame times stay those of the whole recording.
 
-Many recordings (files, folders, manifests: ``decode_utterances``) run shortest first in
-padded batches; a long one runs alone, in windows. Training and the scripts run the model
-over their data loaders' batches with ``forward_batches`` and score them with ``score``:
-``log_posteriors`` is the one step from features to log posteriors for all of them.
+Many recordings (``decode_utterances``) run shortest first in padded batches.
+``log_posteriors`` is the one step from features to log posteriors, shared with
+``phonelstm.scoring`` (data loaders' batches, for training and the scripts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -33,23 +32,19 @@ import torchaudio.functional as AF
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from phonelstm import pretrained
 from phonelstm.audio import load_audio
 from phonelstm.checkpoint import CheckpointError, load_checkpoint, restore
 from phonelstm.config import FeatureConfig
-from phonelstm.data.dataset import Batch
 from phonelstm.data.manifest import Utterance
 from phonelstm.decoding import ctc_decode, nonblank_last_frame, spans
 from phonelstm.errors import PhonelstmError
 from phonelstm.features import (
-    FeatureExtractor,
     Normalizer,
     frame_params,
     normalize,
     num_frames,
-    raw_batch_features,
 )
-from phonelstm.metrics import ConfusionMatrix, Scores
-from phonelstm.phones import Vocabulary, fold
 
 
 class AlignmentError(PhonelstmError):
@@ -104,6 +99,11 @@ class Recognizer:
     def from_checkpoint(cls, path: str | Path, device: str = "cpu", beam: int = 1,
                         chunk_seconds: float = 30.0, context_seconds: float = 2.0) -> Recognizer:
         return cls(load_checkpoint(path, device), device, beam, chunk_seconds, context_seconds)
+
+    @classmethod
+    def from_pretrained(cls, device: str = "cpu", beam: int = 1, **kwargs: float) -> Recognizer:
+        """The shipped English phone recogniser (``phonelstm/pretrained/MODEL_CARD.md``)."""
+        return cls.from_checkpoint(pretrained.MODEL, device, beam, **kwargs)
 
     @property
     def sample_rate(self) -> int:
@@ -306,43 +306,3 @@ def _duration(utt: Utterance) -> float:
     except (sf.LibsndfileError, RuntimeError):
         return 0.0  # unreadable: found (and reported) when the audio is loaded
     return info.frames / info.samplerate
-
-
-@dataclass
-class Output:
-    batch: Batch
-    log_probs: Tensor  # (B, T', C)
-    lengths: Tensor  # (B,)
-
-
-@torch.no_grad()
-def forward_batches(model: nn.Module, batches: Iterable[Batch], extractor: FeatureExtractor,
-                    normalizer: Normalizer | None, cfg: FeatureConfig,
-                    device: torch.device) -> Iterator[Output]:
-    """A data loader's batches through the model in eval mode (cached features used)."""
-    model.eval()
-    for batch in batches:
-        batch = batch.to(device)
-        feats, lengths = raw_batch_features(batch, extractor)
-        yield Output(batch, *log_posteriors(model, feats, lengths, normalizer, cfg))
-
-
-def score(outputs: Iterable[Output], vocab: Vocabulary, references: dict[str, list[str]],
-          score_phones: int = 39, beam: int = 1, backend: str = "auto",
-          confusion: ConfusionMatrix | None = None) -> Scores:
-    """PER (CTC models: decode, fold both sides) or frame accuracy (framewise models, whose
-    frames also go into ``confusion`` when given)."""
-    scores = Scores()
-    for out in outputs:
-        if vocab.has_blank:
-            hyps = ctc_decode(out.log_probs, out.lengths, beam, backend)
-            for utt_id, hyp in zip(out.batch.ids, hyps, strict=True):
-                scores.add(fold(references[utt_id], score_phones),
-                           fold(vocab.decode(hyp.ids), score_phones))
-        else:
-            predicted = out.log_probs.argmax(-1)
-            labels = out.batch.frame_labels[:, : predicted.shape[1]]
-            scores.add_frames(predicted, labels)
-            if confusion is not None:
-                confusion.update(labels, predicted)
-    return scores

@@ -8,7 +8,9 @@ Every ``results.json`` under the given folders (``phonelstm-train`` writes one b
 checkpoints) becomes a row; the table replaces what lies between ``<!-- <marker>:begin -->``
 and ``<!-- <marker>:end -->`` in the README (written atomically), or is printed without
 ``--readme``. Full-TIMIT rows whose model matches a ``conf/model`` preset of Graves et al.
-(2013) Table 1 show the paper's core-test PER beside ours.
+(2013) Table 1 show the paper's core-test PER beside ours. Digit accuracy
+(``scripts/score_digits.py``) and TIMIT-sample PER (``phonelstm-evaluate ...
+out=<run>/timit_sample_beam<N>``) found in a run folder get their own columns.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from phonelstm.io import atomic_write_text
 COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours", "device",
            "dev greedy", "dev beam", "test greedy", "test beam", "paper test")
 DIGIT_COLUMNS = ("test digits greedy", "test digits beam")
+# phonelstm-evaluate reports written into a run folder as <corpus>_beam<N>/summary.json
+EVAL_COLUMNS = ("timit_sample greedy", "timit_sample beam")
 
 
 def model_key(row: dict) -> tuple:
@@ -58,6 +62,15 @@ def digit_accuracy(folder: Path) -> tuple[str, str]:
     return found["greedy"], found["beam"]
 
 
+def evaluated_per(folder: Path, corpus: str) -> tuple[str, str]:
+    """PER (greedy, beam) of ``phonelstm-evaluate`` reports ``<corpus>_beam<N>/`` in ``folder``."""
+    found = {"greedy": "-", "beam": "-"}
+    for path in folder.glob(f"{corpus}_beam*/summary.json"):
+        beam = int(path.parent.name.rsplit("_beam", 1)[1])
+        found["greedy" if beam <= 1 else "beam"] = f"{json.loads(path.read_text())['per']:.1f}%"
+    return found["greedy"], found["beam"]
+
+
 def table(folders: list[Path]) -> str:
     paper = paper_per_by_model()
     rows = []
@@ -69,10 +82,11 @@ def table(folders: list[Path]) -> str:
                      *(percent(r, key) for key in ("dev_greedy", "dev_beam", "test_greedy",
                                                     "test_beam")),
                      paper.get(model_key(r), "-") if r["data"] == "timit" else "-",
-                     *digit_accuracy(path.parent)))
-    columns = list(COLUMNS + DIGIT_COLUMNS)
-    # the paper's figure (full TIMIT only) and digit accuracy: dropped when no row has them
-    for name in ("paper test", *DIGIT_COLUMNS):
+                     *digit_accuracy(path.parent), *evaluated_per(path.parent, "timit_sample")))
+    columns = list(COLUMNS + DIGIT_COLUMNS + EVAL_COLUMNS)
+    # the paper's figure (full TIMIT only), digit accuracy and other corpora's PER: dropped
+    # when no row has them
+    for name in ("paper test", *DIGIT_COLUMNS, *EVAL_COLUMNS):
         index = columns.index(name)
         if all(row[index] == "-" for row in rows):
             del columns[index]

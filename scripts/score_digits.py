@@ -27,7 +27,7 @@ from phonelstm.device import resolve_device
 from phonelstm.io import atomic_write_text
 from phonelstm.metrics import Scores, count_errors
 from phonelstm.phones import fold
-from phonelstm.recognizer import forward_batches
+from phonelstm.scoring import forward_batches
 
 SILENCE = frozenset({"h#", "pau", "epi"})
 

@@ -40,3 +40,47 @@ def test_timit_ctc_recipe_runs_on_an_ldc_tree(tmp_path):
     assert rows["ctc_lstm_1x16_fbank_noise"]["weight_noise"] == 0.075
     assert all("test_beam" in r and r["beam"] == 4 for r in rows.values())
     assert readme.read_text().count("| exp/timit/ctc_lstm_1x16_fbank") == 2
+
+
+@pytest.mark.slow
+def test_free_english_recipe_runs_end_to_end(tmp_path):
+    """run.sh on small copies of its corpora: speechocean762 (8 speakers), FSDD (the four
+    speakers, 5 recordings each), a stand-in for the synthetic corpus; the TIMIT sample."""
+    from tests.conftest import FSDD, TIMIT_SAMPLE, timit_sample_utterances
+    from tests.test_speechocean762 import SO762, SPEAKERS, build_tree
+
+    if not (SO762.is_dir() and FSDD.is_dir()):
+        pytest.skip("needs ../shared/data")
+    from phonelstm.data.manifest import write_manifest
+
+    so762 = build_tree(tmp_path / "so762", SPEAKERS)
+    fsdd = tmp_path / "fsdd" / "recordings"
+    fsdd.mkdir(parents=True)
+    for wav in sorted(FSDD.glob("recordings/*_*_[0-4].wav")):
+        if wav.name[0] in "07":
+            (fsdd / wav.name).symlink_to(wav)
+    work = tmp_path / "work"
+    (work / "recipes" / "free_english_ctc").mkdir(parents=True)
+    for name in ("free_english_ctc/run.sh", "path.sh"):
+        shutil.copy(ROOT / "recipes" / name, work / "recipes" / name)
+    readme = work / "recipes/free_english_ctc/README.md"
+    readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
+    (work / "scripts").symlink_to(ROOT / "scripts")
+    synth = timit_sample_utterances()["dr1-fvmh0"]  # manifests there: no synthesis
+    for split, utts in (("train", synth[:4]), ("dev", synth[4:6]), ("test", synth[6:8])):
+        write_manifest(work / "data" / "synth" / f"{split}.jsonl", utts)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON": sys.executable,
+           "SPEECHOCEAN762": str(so762), "FSDD": str(tmp_path / "fsdd"),
+           "TIMIT_SAMPLE": str(TIMIT_SAMPLE)}
+    result = subprocess.run(
+        ["bash", "recipes/free_english_ctc/run.sh", "model.layers=1", "model.hidden=16",
+         "trainer.max_epochs=1", "trainer.beam=2"],
+        cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    run = work / "exp" / "speechocean762" / "free_english_ctc"
+    assert json.loads((run / "results.json").read_text())["epochs"] == 1
+    assert json.loads((run / "timit_sample_beam16" / "summary.json").read_text())[
+        "utterances"] == 64
+    assert json.loads((run / "digits_test_beam16.json").read_text())["utterances"] == 10
+    assert "| exp/speechocean762/free_english_ctc |" in readme.read_text()
+    assert "timit_sample beam" in readme.read_text()

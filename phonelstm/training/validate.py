@@ -22,8 +22,8 @@ from phonelstm.io import atomic_write_text
 from phonelstm.metrics import ConfusionMatrix, Scores
 from phonelstm.model import count_parameters, describe
 from phonelstm.phones import Vocabulary
-from phonelstm.recognizer import forward_batches, score
 from phonelstm.reports import write_frame_report
+from phonelstm.scoring import forward_batches, score
 from phonelstm.training import distributed
 from phonelstm.training.state import Progress
 
