@@ -83,8 +83,12 @@ def load_split(cfg: DataConfig, split: str) -> list[Utterance]:
 
 
 def check_export(fmt: str) -> None:
+    """An export format phonelstm has, with its package installed: checked before preparing."""
     if fmt not in EXPORTS:
         raise DataError(f"export={fmt}: phonelstm exports {', '.join(EXPORTS)}")
+    from phonelstm.data.lhotse_in import require_lhotse
+
+    require_lhotse(f"export={fmt}")
 
 
 def export_corpus(cfg: DataConfig, fmt: str) -> Path:
