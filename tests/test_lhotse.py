@@ -10,6 +10,7 @@ keeps the SA sentences, and writes ids ``FAKS0-SI1955`` and speakers ``FAKS0``.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -32,6 +33,7 @@ from phonelstm.data.dataset import SpeechDataset
 from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
 from phonelstm.data.prepare import check_export, export_corpus, prepare_corpus
 from phonelstm.phones import Vocabulary, fold
+from phonelstm.recognizer import Recognizer
 from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli, timit_sample_utterances
 from tests.test_corpora import SAMPLE_SPLIT, build_ldc_tree, sample_timit_config
 
@@ -143,7 +145,13 @@ def test_tiny_training_reads_a_lhotse_cutset(tmp_path: Path) -> None:
         data=data, model=ModelConfig(hidden=16, layers=1, dropout=0.0, stack_frames=2),
         trainer=TrainerConfig(max_epochs=1, patience=0), out_dir=str(tmp_path / "exp")))
     assert (tmp_path / "exp" / "best.pt").is_file() and "test" in results
-    assert len(read_manifest(tmp_path / "data" / "train.jsonl")) == 6
+    utt = read_manifest(tmp_path / "data" / "train.jsonl")[0]
+    # decoding reads an utterance's span alone, as training does
+    span = dataclasses.replace(utt, offset=0.5, duration=1.0)
+    recognizer = Recognizer.from_checkpoint(tmp_path / "exp" / "best.pt")
+    assert np.array_equal(recognizer.load(span).numpy(), load_audio(utt.audio)[8000:24000])
+    (result,), failed = recognizer.decode_utterances([span])
+    assert not failed and result.duration == pytest.approx(1.0)
 
 
 def test_spans_and_channels_of_a_long_recording(tmp_path: Path) -> None:
@@ -247,8 +255,8 @@ def test_bad_lhotse_input_is_one_clear_line(spoil: str, message: str, one_cut: d
 
 def test_cli_prints_one_line_for_bad_lhotse_input(one_cut: dict, tmp_path: Path) -> None:
     write_cuts(tmp_path, one_cut["rec"], [one_cut["sup"]], copies=2)
-    result = run_cli("prepare", "data=lhotse", f"data.root={tmp_path}", f"out={tmp_path / 'o'}",
-                     "data.lhotse.train=[cuts.jsonl.gz]", cwd=ROOT)
+    result = run_cli("prepare", "data=lhotse", f"data.root={tmp_path}",
+                     f"data.dir={tmp_path / 'out'}", "data.lhotse.train=[cuts.jsonl.gz]", cwd=ROOT)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "cut c1: duplicate id 'c1'" in lines[0], result.stderr
