@@ -1,7 +1,8 @@
 """The one place that reads audio: wav/flac/ogg and NIST SPHERE through soundfile.
 
 Everything comes out as mono float32 in [-1, 1] at the requested sample rate: channels are
-averaged, and other rates are converted with ``torchaudio.functional.resample`` (windowed
+averaged (or the requested ones picked), a requested span is read alone (an utterance cut from
+a longer recording), and other rates are converted with ``torchaudio.functional.resample`` (windowed
 sinc interpolation, the same code on CPU and GPU, no extra dependency).
 """
 
@@ -19,6 +20,7 @@ import torchaudio.functional as AF
 from phonelstm.errors import PhonelstmError
 
 _SPHERE_MAGIC = b"NIST_1A"
+_SPAN_TOLERANCE = 0.01  # seconds a span may run past the end (rounding of its times)
 log = logging.getLogger("phonelstm.audio")
 
 
@@ -62,10 +64,27 @@ def wav_shortfall(path: Path) -> tuple[int, int] | None:
     return None
 
 
-def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0) -> torch.Tensor:
+def _read(path: Path, span: tuple[float, float] | None) -> tuple[np.ndarray, int]:
+    """Samples ``(N, C)`` of the whole file or of ``span`` = (offset, duration) seconds."""
+    with sf.SoundFile(str(path)) as f:
+        if span is None:
+            return f.read(dtype="float32", always_2d=True), f.samplerate
+        start, count = round(span[0] * f.samplerate), round(span[1] * f.samplerate)
+        if start + count > f.frames + _SPAN_TOLERANCE * f.samplerate:
+            raise AudioError(f"{path}: the span {span[0]:.3f}+{span[1]:.3f} s runs past the end "
+                             f"of the audio ({f.frames / f.samplerate:.3f} s)")
+        f.seek(start)
+        return f.read(count, dtype="float32", always_2d=True), f.samplerate
+
+
+def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0,
+               span: tuple[float, float] | None = None,
+               channel: int | list[int] | None = None) -> torch.Tensor:
     """Read ``path`` as a mono float32 tensor ``(N,)`` at ``sample_rate``.
 
-    ``min_samples`` (e.g. one analysis window) makes shorter audio an error.
+    ``min_samples`` (e.g. one analysis window) makes shorter audio an error. ``span``:
+    (offset, duration) seconds to read instead of the whole file; ``channel``: the channel
+    index (or indices, averaged) to use instead of all of them.
     """
     path = Path(path)
     if not path.is_file():
@@ -75,7 +94,7 @@ def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0)
         raise AudioError(f"{path}: Shorten-compressed NIST SPHERE (sample_coding {coding}); "
                          "decompress it first, e.g. `sph2pipe -f wav in.sph out.wav`")
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (N, C)
+        data, rate = _read(path, span)  # (N, C)
     except (sf.LibsndfileError, RuntimeError) as err:
         raise AudioError(f"{path}: cannot read audio ({err})") from None
     if data.shape[0] == 0:
@@ -86,6 +105,11 @@ def load_audio(path: str | Path, sample_rate: int = 16000, min_samples: int = 0)
         log.warning("%s: truncated WAV file: its header declares %.2f s of audio, the file "
                     "holds %.2f s; decoding what is there", path,
                     data.shape[0] / rate * declared / present, data.shape[0] / rate)
+    if channel is not None:
+        picked = channel if isinstance(channel, list) else [channel]
+        if max(picked) >= data.shape[1]:
+            raise AudioError(f"{path}: no channel {max(picked)} (the file has {data.shape[1]})")
+        data = data[:, picked]
     if not np.isfinite(data).all():
         raise AudioError(f"{path}: audio contains NaN or infinite samples")
     wave = torch.from_numpy(data.mean(axis=1))  # mono mixdown, (N,)

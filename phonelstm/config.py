@@ -91,6 +91,20 @@ class AlignedConfig:
 
 
 @dataclass
+class LhotseConfig:
+    """Lhotse manifests as a corpus (``corpus=lhotse``); see ``phonelstm.data.lhotse_in``."""
+
+    # per split: a CutSet file, or a RecordingSet and a SupervisionSet file (.jsonl[.gz]),
+    # relative to data.root (or the current directory without it); []: an empty split
+    train: list[str] = field(default_factory=list)
+    dev: list[str] = field(default_factory=list)
+    test: list[str] = field(default_factory=list)
+    phone_map: str = ""  # "": symbols are TIMIT-61 already | arpabet | path to a 2-column file
+    phone_map_dict: dict[str, str] = field(default_factory=dict)  # overrides phone_map entries
+    silence_labels: list[str] = field(default_factory=list)  # -> h# at the edges, pau inside
+
+
+@dataclass
 class AugmentConfig:
     """Waveform augmentation of training batches; see ``phonelstm.data.augment``. All off."""
 
@@ -108,8 +122,9 @@ class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
     name: str = "synth"  # names the default exp/<name>/ folder
-    corpus: str = "synth"  # synth | timit | fsdd | manifest | textgrid | speechocean762
-    root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest)
+    # synth | timit | fsdd | manifest | textgrid | speechocean762 | lhotse
+    corpus: str = "synth"
+    root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest, lhotse)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
     extra_train: list[str] = field(default_factory=list)  # more training manifest files
@@ -125,6 +140,7 @@ class DataConfig:
     fsdd: FsddConfig = field(default_factory=FsddConfig)
     speechocean762: Speechocean762Config = field(default_factory=Speechocean762Config)
     aligned: AlignedConfig = field(default_factory=AlignedConfig)
+    lhotse: LhotseConfig = field(default_factory=LhotseConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -230,6 +246,9 @@ class PrepareConfig:
     root: str | None = None  # shorthand for data.root
     out: str | None = None  # shorthand for data.dir
     force: bool = False  # prepare again even when the manifests exist
+    # lhotse: also write the prepared splits as Lhotse manifests (recordings, supervisions
+    # with phone alignments, cuts) to <data.dir>/lhotse/; needs pip install 'phonelstm[lhotse]'
+    export: str | None = None
 
     def resolved(self) -> DataConfig:
         """The data config with the shorthands applied."""

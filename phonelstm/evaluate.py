@@ -106,7 +106,7 @@ def evaluate(cfg: EvaluateConfig) -> dict:
         utt = utts[r.id]
         ref_segments = [(p, s, e) for p, (s, e) in zip(utt.phones, utt.segments or [],
                                                        strict=False)]
-        wave = recognizer.load(utt.audio)
+        wave = recognizer.load(utt)
         plot_utterance(wave.numpy(), recognizer.sample_rate, ref_segments,
                        [(p.phone, p.start, p.end) for p in r.phones],
                        out / "utterances" / f"{r.id}.png", r.id)

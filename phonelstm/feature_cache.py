@@ -59,7 +59,8 @@ class FeatureCache:
             entry = torch.load(path, weights_only=True)
             if entry["audio_stamp"] == stamp:
                 return entry["feats"]
-        wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=self.extractor.win)
+        wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=self.extractor.win,
+                          span=utt.span, channel=utt.channel)
         with torch.no_grad():
             feats, _ = self.extractor(wave.unsqueeze(0), torch.tensor([len(wave)]))
         feats = feats[0].contiguous()  # (T, F)

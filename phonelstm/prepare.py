@@ -5,6 +5,7 @@ Examples::
     phonelstm-prepare                         # the embedded synthetic corpus (data=synth)
     phonelstm-prepare data=timit_sample       # a configured corpus
     phonelstm-prepare corpus=timit root=/data/TIMIT out=data/timit
+    phonelstm-prepare data=fsdd export=lhotse  # also as Lhotse manifests in data/fsdd/lhotse/
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from omegaconf import DictConfig
 from phonelstm import cli
 from phonelstm.config import PrepareConfig, to_dataclass
 from phonelstm.data.manifest import SPLITS, read_manifest
-from phonelstm.data.prepare import manifest_path, prepare_corpus
+from phonelstm.data.prepare import check_export, export_corpus, manifest_path, prepare_corpus
 
 
 @hydra.main(version_base="1.3", config_path=cli.CONF_DIR, config_name="prepare")
@@ -24,6 +25,8 @@ def _hydra_main(cfg: DictConfig) -> None:
 
     def task() -> None:
         data = command.resolved()
+        if command.export:
+            check_export(command.export)
         out = prepare_corpus(data, force=command.force)
         for split in SPLITS:
             utts = read_manifest(manifest_path(data, split), allow_empty=True)
@@ -31,6 +34,8 @@ def _hydra_main(cfg: DictConfig) -> None:
             speakers = len({u.speaker for u in utts})
             print(f"{split}: {len(utts)} utterances, {speakers} speakers, {hours:.2f} h")
         print(f"manifests in {out}")
+        if command.export:
+            print(f"{command.export} manifests in {export_corpus(data, command.export)}")
 
     cli.report_errors("phonelstm-prepare", task)
 

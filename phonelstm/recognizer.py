@@ -115,8 +115,12 @@ class Recognizer:
         _, hop = frame_params(self.config.features)
         return hop * self.config.model.stack_frames / self.sample_rate
 
-    def load(self, audio: str | Path | Tensor) -> Tensor:
-        """A path or a mono waveform -> mono float32 ``(N,)`` at the model's sample rate."""
+    def load(self, audio: str | Path | Tensor | Utterance) -> Tensor:
+        """A path, a manifest utterance (its span and channel of the file) or a mono waveform
+        -> mono float32 ``(N,)`` at the model's sample rate."""
+        if isinstance(audio, Utterance):
+            return load_audio(audio.audio, self.sample_rate, span=audio.span,
+                              channel=audio.channel)
         return audio if isinstance(audio, Tensor) else load_audio(audio, self.sample_rate)
 
     @torch.no_grad()
@@ -279,7 +283,7 @@ class Recognizer:
 
         for i in order:
             try:
-                wave = self.load(utts[i].audio)
+                wave = self.load(utts[i])
             except PhonelstmError as err:
                 failed[utts[i].audio] = str(err)
                 bar.update()

@@ -1,9 +1,12 @@
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
 import torch
 
 from phonelstm.audio import AudioError, load_audio
+from phonelstm.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
 
 from .conftest import FSDD, TIMIT_SAMPLE
 
@@ -28,6 +31,42 @@ def test_stereo_is_mixed_down_to_mono(tmp_path):
     sf.write(tmp_path / "stereo.flac", np.stack([left, np.zeros_like(left)], 1), 16000)
     wave = load_audio(tmp_path / "stereo.flac")
     torch.testing.assert_close(wave, torch.from_numpy(left / 2), atol=1e-4, rtol=0)
+
+
+def test_a_span_of_one_channel_reads_those_samples_alone(tmp_path):
+    rng = np.random.default_rng(0)
+    stereo = rng.uniform(-0.5, 0.5, (16000, 2)).astype(np.float32)
+    sf.write(tmp_path / "long.wav", stereo, 16000, subtype="FLOAT")
+    wave = load_audio(tmp_path / "long.wav", span=(0.25, 0.5), channel=1)
+    torch.testing.assert_close(wave, torch.from_numpy(stereo[4000:12000, 1]))
+    both = load_audio(tmp_path / "long.wav", span=(0.25, 0.5), channel=[0, 1])
+    torch.testing.assert_close(both, torch.from_numpy(stereo[4000:12000].mean(1)))
+    with pytest.raises(AudioError, match=r"long\.wav: the span 0\.800\+0\.500 s runs past the end"):
+        load_audio(tmp_path / "long.wav", span=(0.8, 0.5))
+    with pytest.raises(AudioError, match=r"long\.wav: no channel 2 \(the file has 2\)"):
+        load_audio(tmp_path / "long.wav", channel=2)
+
+
+@pytest.mark.parametrize("fields,match", [
+    ({"offset": 1.0}, "'offset' must be seconds >= 0, with a 'duration'"),
+    ({"offset": -1.0, "duration": 1.0}, "'offset' must be seconds >= 0"),
+    ({"channel": "left"}, "'channel' must be a channel index or a list of them"),
+])
+def test_manifest_span_fields_are_checked(tmp_path, fields, match):
+    row = {"id": "u", "audio": "a.wav", "speaker": "s", "phones": ["h#"], **fields}
+    (tmp_path / "m.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(ManifestError, match=rf"m\.jsonl:1: {match}"):
+        read_manifest(tmp_path / "m.jsonl")
+
+
+def test_manifest_span_fields_round_trip(tmp_path):
+    utt = Utterance("u", str(tmp_path / "a.wav"), "s", ["h#"], duration=0.5, offset=1.25,
+                    channel=[0, 1])
+    write_manifest(tmp_path / "m.jsonl", [utt, Utterance("v", "b.wav", "s", ["h#"])])
+    back = read_manifest(tmp_path / "m.jsonl")
+    assert back[0] == utt and back[0].span == (1.25, 0.5)
+    assert (back[1].offset, back[1].channel, back[1].span) == (None, None, None)
+    assert "offset" not in (tmp_path / "m.jsonl").read_text().splitlines()[1]
 
 
 def _sphere_header(coding: str) -> bytes:

@@ -43,7 +43,8 @@ def prepare(tmp_path: Path, corpus: str, root: Path | str | None, **kwargs) -> d
 
 
 def build_ldc_tree(dest: Path, speakers: dict[str, str] | None = None) -> Path:
-    """The sample in the LDC layout: upper-case names, SPHERE inside ``.WAV``.
+    """The sample in the LDC layout: upper-case names, SPHERE inside ``.WAV``, the ``.TXT`` and
+    ``.WRD`` transcriptions beside them.
 
     ``speakers`` maps a sample speaker to (subset, new speaker id); by default dr1-dr3 go to
     TRAIN and dr4 to TEST under their own ids.
@@ -57,7 +58,8 @@ def build_ldc_tree(dest: Path, speakers: dict[str, str] | None = None) -> Path:
         target.mkdir(parents=True)
         for phn in folder.glob("*.phn"):
             stem = phn.stem.upper()
-            shutil.copy(phn, target / f"{stem}.PHN")
+            for suffix in ("phn", "txt", "wrd"):
+                shutil.copy(phn.with_suffix(f".{suffix}"), target / f"{stem}.{suffix.upper()}")
             sph = phn.with_suffix(".sph")
             if sph.is_file():
                 shutil.copy(sph, target / f"{stem}.WAV")

@@ -30,7 +30,7 @@ from pathlib import Path
 import soundfile as sf
 from praatio import textgrid
 
-from phonelstm.config import AlignedConfig
+from phonelstm.config import AlignedConfig, LhotseConfig
 from phonelstm.data.corpus import (
     DataError,
     check_root,
@@ -49,14 +49,17 @@ Segments = list[tuple[float, float]]
 
 
 class PhoneMap:
-    """Corpus symbol -> TIMIT-61 phone, with silence labels turned into ``h#``/``pau``."""
+    """Corpus symbol -> TIMIT-61 phone, with silence labels turned into ``h#``/``pau``.
 
-    def __init__(self, cfg: AlignedConfig) -> None:
+    ``key``: the config group the settings come from, named in errors."""
+
+    def __init__(self, cfg: AlignedConfig | LhotseConfig, key: str = "data.aligned") -> None:
         self.table: dict[str, str] = {}
+        self.key = key
         if cfg.phone_map:
             path = resource_path(ARPABET_MAP) if cfg.phone_map == "arpabet" else Path(cfg.phone_map)
             if not path.is_file():
-                raise DataError(f"data.aligned.phone_map={cfg.phone_map}: file not found")
+                raise DataError(f"{key}.phone_map={cfg.phone_map}: file not found")
             for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
                 if line.strip() and not line.startswith(";"):
                     fields = line.split()
@@ -65,7 +68,7 @@ class PhoneMap:
                     self.table[fields[0]] = fields[1]
         for symbol, phone in cfg.phone_map_dict.items():
             if phone not in TIMIT61:
-                raise DataError(f"data.aligned.phone_map_dict: {symbol!r} -> {phone!r} is not "
+                raise DataError(f"{key}.phone_map_dict: {symbol!r} -> {phone!r} is not "
                                 "a TIMIT-61 phone")
             self.table[symbol] = phone
         self.silence = {label.strip() for label in cfg.silence_labels}
@@ -78,7 +81,7 @@ class PhoneMap:
         if symbol in TIMIT61:
             return symbol
         raise DataError(f"{where}: symbol {symbol!r} is not in the phone map ({self.name}); "
-                        "add it to data.aligned.phone_map_dict")
+                        f"add it to {self.key}.phone_map_dict")
 
     def convert(self, symbols: list[str], segments: Segments | None,
                 where: str) -> tuple[list[str], Segments | None]:

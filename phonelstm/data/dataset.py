@@ -73,7 +73,8 @@ class SpeechDataset(Dataset):
             n_frames = len(feats)
         else:
             window = frame_params(self.cfg)[0]
-            wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=window)
+            wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=window, span=utt.span,
+                              channel=utt.channel)
             n_frames = num_frames(len(wave), self.cfg)
         labels = None
         if self.with_frame_labels:

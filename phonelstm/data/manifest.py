@@ -2,7 +2,11 @@
 
 Fields: ``id``, ``audio`` (path, relative to the manifest's folder or absolute), ``speaker``,
 ``phones`` (list of phone symbols), optional ``segments`` ([start, end] seconds per phone,
-same length as ``phones``) and ``duration`` (seconds). Every corpus preparer writes this
+same length as ``phones``) and ``duration`` (seconds). An utterance that is a span of a longer
+recording (a Lhotse cut) also has ``offset`` (seconds into the file where it starts; its
+``duration`` is then the span's and its segments count from the offset), and one of a
+multi-channel file ``channel`` (a channel index or a list of them, mixed down); without them
+the whole file, all channels mixed down, is the utterance. Every corpus preparer writes this
 format to ``<out>/{train,dev,test}.jsonl``.
 """
 
@@ -31,7 +35,14 @@ class Utterance:
     phones: list[str]
     segments: list[tuple[float, float]] | None = None
     duration: float | None = None
+    offset: float | None = None
+    channel: int | list[int] | None = None
     extra: dict = field(default_factory=dict)
+
+    @property
+    def span(self) -> tuple[float, float] | None:
+        """``(offset, duration)`` seconds of the audio file when the utterance is a span of it."""
+        return None if self.offset is None else (self.offset, self.duration)
 
     def to_json(self, base: Path | None = None) -> str:
         row = asdict(self)
@@ -44,8 +55,9 @@ class Utterance:
             row.pop("segments")
         else:
             row["segments"] = [[round(s, 5), round(e, 5)] for s, e in self.segments]
-        if self.duration is None:
-            row.pop("duration")
+        for optional in ("duration", "offset", "channel"):
+            if row[optional] is None:
+                row.pop(optional)
         row.update(extra)
         return json.dumps(row, ensure_ascii=False)
 
@@ -78,6 +90,13 @@ def _parse(line: str, path: Path, lineno: int) -> Utterance:
             b[0] < a[0] for a, b in zip(segments, segments[1:], strict=False)
         ):
             raise ManifestError(f"{where}: segments are not monotonic")
+    offset, channel = row.pop("offset", None), row.pop("channel", None)
+    if offset is not None and (not isinstance(offset, int | float) or offset < 0
+                               or not isinstance(row.get("duration"), int | float)):
+        raise ManifestError(f"{where}: 'offset' must be seconds >= 0, with a 'duration'")
+    channels = channel if isinstance(channel, list) else [channel]
+    if channel is not None and not all(isinstance(c, int) and c >= 0 for c in channels):
+        raise ManifestError(f"{where}: 'channel' must be a channel index or a list of them")
     audio = Path(row.pop("audio"))
     if not audio.is_absolute():
         audio = path.parent / audio
@@ -88,6 +107,8 @@ def _parse(line: str, path: Path, lineno: int) -> Utterance:
         phones=phones,
         segments=segments,
         duration=row.pop("duration", None),
+        offset=offset,
+        channel=channel,
         extra=row,
     )
 

@@ -15,7 +15,8 @@ from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
 
 log = logging.getLogger("phonelstm.prepare")
 
-CORPORA = ("synth", "timit", "fsdd", "speechocean762", "manifest", "textgrid")
+CORPORA = ("synth", "timit", "fsdd", "speechocean762", "manifest", "textgrid", "lhotse")
+EXPORTS = ("lhotse",)
 
 
 def manifest_path(cfg: DataConfig, split: str) -> Path:
@@ -60,6 +61,10 @@ def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
         from phonelstm.data.speechocean762 import prepare_speechocean762
 
         splits = prepare_speechocean762(cfg.speechocean762, cfg.root, out)
+    elif cfg.corpus == "lhotse":
+        from phonelstm.data.lhotse_in import prepare_lhotse
+
+        splits = prepare_lhotse(cfg.lhotse, cfg.root)
     else:
         from phonelstm.data.aligned import prepare_aligned
 
@@ -75,3 +80,21 @@ def load_split(cfg: DataConfig, split: str) -> list[Utterance]:
         raise DataError(f"data.dir={cfg.dir}: folder not found (run phonelstm-prepare "
                         f"data={cfg.name} first, or set data.dir)")
     return read_manifest(path, allow_empty=True)
+
+
+def check_export(fmt: str) -> None:
+    """An export format phonelstm has, with its package installed: checked before preparing."""
+    if fmt not in EXPORTS:
+        raise DataError(f"export={fmt}: phonelstm exports {', '.join(EXPORTS)}")
+    from phonelstm.data.lhotse_in import require_lhotse
+
+    require_lhotse(f"export={fmt}")
+
+
+def export_corpus(cfg: DataConfig, fmt: str) -> Path:
+    """Write the prepared splits of ``cfg`` in another toolkit's format under ``<dir>/<fmt>``."""
+    check_export(fmt)
+    from phonelstm.data.lhotse_out import export_lhotse
+
+    splits = {split: load_split(cfg, split) for split in SPLITS}
+    return export_lhotse(splits, Path(cfg.dir) / fmt, cfg.name)
