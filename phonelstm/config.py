@@ -165,6 +165,9 @@ class FeatureConfig:
     n_mels: int = 40  # mel filters
     n_ceps: int = 12  # MFCC only: cepstra c1..c12, log energy added separately
     preemphasis: float = 0.97  # 0: none
+    # waveform (-1..1) times this before features; 32768: 16-bit units, as Kaldi reads audio,
+    # so the log floor lies ~90 dB below full scale and quiet recordings are not floored
+    wave_scale: float = 1.0
     delta_order: int = 2  # 0: statics only, 1: + deltas, 2: + delta-deltas
     delta_window: int = 2  # frames each side in the delta regression
     normalize: str = "global"  # global (training-set stats) | utterance | none

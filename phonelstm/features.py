@@ -13,6 +13,12 @@ Pipelines (``FeatureConfig.kind``):
   Schmidhuber 2005 with 12 cepstra and ``delta_order=1``);
 then deltas of order ``delta_order`` over ``±delta_window`` frames (HTK regression formula).
 
+The waveform (-1..1) is first multiplied by ``wave_scale``: 32768 gives it in 16-bit units,
+as Kaldi reads audio, so the float32-epsilon log floor lies about 90 dB below full scale;
+at 1 (the default, kept for the models trained with it) it lies only about 70 dB below
+the loudest sample, and the quiet parts of a quiet recording are floored, which makes the
+features depend on the recording level even after per-utterance normalisation.
+
 Per frame: remove the DC offset; log energy of that frame; pre-emphasis (the first sample is
 scaled by ``1 - preemphasis``); symmetric Hamming window; power spectrum of an FFT of the
 next power of two (512 at 16 kHz); triangular filters from 20 Hz to Nyquist, equally spaced
@@ -141,7 +147,7 @@ class FeatureExtractor(nn.Module):
         frame_lengths = num_frames(lengths, self.cfg)
         if self.cfg.backend == "librosa":
             return self._librosa_batch(wave, lengths), frame_lengths
-        frames = wave.unfold(-1, self.win, self.hop)  # (B, T, W)
+        frames = (wave * self.cfg.wave_scale).unfold(-1, self.win, self.hop)  # (B, T, W)
         frames = frames - frames.mean(-1, keepdim=True)  # remove DC per frame
         energy = frames.pow(2).sum(-1).clamp_min(_LOG_FLOOR).log()  # (B, T)
         if self.cfg.preemphasis:
@@ -171,7 +177,8 @@ def librosa_features(wave: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     if len(wave) < win:
         return np.zeros((0, feature_dim(cfg)), dtype=np.float32)
     n_fft = fft_size(win)
-    frames = librosa.util.frame(wave, frame_length=win, hop_length=hop, axis=0)  # (T, W)
+    frames = librosa.util.frame(wave * np.float32(cfg.wave_scale), frame_length=win,
+                                hop_length=hop, axis=0)  # (T, W)
     frames = frames - frames.mean(-1, keepdims=True)
     energy = np.log(np.maximum((frames**2).sum(-1), _LOG_FLOOR))  # (T,)
     if cfg.preemphasis:

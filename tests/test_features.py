@@ -103,27 +103,50 @@ def test_librosa_and_torchaudio_backends_agree(cfg):
         torch.testing.assert_close(ours[i, :n], ref[i, :n], atol=1e-3, rtol=0)
 
 
+# Kaldi's options that match ours (see the test below)
+KALDI = dict(sample_frequency=16000, frame_length=25.0, frame_shift=10.0, dither=0.0,
+             preemphasis_coefficient=0.97, remove_dc_offset=True, window_type="hamming",
+             round_to_power_of_two=True, snip_edges=True, low_freq=20.0, high_freq=0.0,
+             raw_energy=True, energy_floor=0.0)
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_statics_equal_kaldi_fbank_and_mfcc_on_a_timit_utterance(backend):
     """Kaldi's options that match ours: no dither, raw energy before pre-emphasis, symmetric
     Hamming window, mel filters from 20 Hz to Nyquist; MFCC without liftering, c0 dropped."""
     wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav")
     lengths = torch.tensor([len(wave)])
-    kaldi = dict(sample_frequency=16000, frame_length=25.0, frame_shift=10.0, dither=0.0,
-                 preemphasis_coefficient=0.97, remove_dc_offset=True, window_type="hamming",
-                 round_to_power_of_two=True, snip_edges=True, low_freq=20.0, high_freq=0.0,
-                 raw_energy=True, energy_floor=0.0)
     for cfg, ref in (
         (FBANK123, kaldi_features.fbank(wave[None], num_mel_bins=40, use_energy=True,
-                                        use_log_fbank=True, use_power=True, **kaldi)),
+                                        use_log_fbank=True, use_power=True, **KALDI)),
         (MFCC26, kaldi_features.mfcc(wave[None], num_mel_bins=26, num_ceps=13, use_energy=True,
-                                     cepstral_lifter=0.0, **kaldi)),
+                                     cepstral_lifter=0.0, **KALDI)),
     ):
         ours, frames = FeatureExtractor(replace(cfg, backend=backend))(wave[None], lengths)
         statics = ours[0, :, :static_dim(cfg)]  # (T, S): mels or c1..c12, then log energy
         assert int(frames) == len(ref) == len(statics)
         ref = torch.cat([ref[:, 1:], ref[:, :1]], dim=1)  # Kaldi's energy (or c0) comes first
         torch.testing.assert_close(statics, ref, atol=1e-3, rtol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_in_16_bit_units_a_gain_is_removed_by_utterance_normalisation(backend):
+    """wave_scale=32768 reads audio as Kaldi does (statics equal Kaldi's on the int16
+    values); then -40 dB leaves the normalised features as they were, while at scale 1 the
+    log floor clips the quiet frames and moves them by several units."""
+    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sx116.wav")[None]  # (1, N)
+    lengths = torch.tensor([wave.shape[1]])
+    cfg = replace(FBANK123, backend=backend, wave_scale=32768.0)
+    ref = kaldi_features.fbank(wave * 32768, num_mel_bins=40, use_energy=True,
+                               use_log_fbank=True, use_power=True, **KALDI)
+    statics = FeatureExtractor(cfg)(wave, lengths)[0][0, :, :41]
+    torch.testing.assert_close(statics, torch.cat([ref[:, 1:], ref[:, :1]], dim=1), atol=2e-3,
+                               rtol=0)
+    for scale, most in ((32768.0, 1e-3), (1.0, None)):
+        extract = FeatureExtractor(replace(cfg, wave_scale=scale))
+        loud, quiet = (normalize_utterances(*extract(w, lengths)) for w in (wave, wave * 0.01))
+        gap = (quiet - loud).abs().max().item()
+        assert gap < most if most else gap > 1.0
 
 
 def test_unknown_backend_is_a_config_error():

@@ -27,9 +27,13 @@ $PYTHON -m phonelstm.prepare data=timit_sample data.root="$timit" \
     'data.timit.dev_speakers=[]' "data.timit.test_speakers=$speakers"
 # conf/experiment/free_english_ctc.yaml; early stopping on the speechocean762 dev speakers
 $PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="$name" "$@"
+# the model to ship: weights and feature statistics only, in 16-bit units (level-independent)
+$PYTHON scripts/export_model.py $exp/best.pt $exp/free_english_ctc.pt --wave-scale 32768
 for beam in 1 16; do
-    $PYTHON -m phonelstm.evaluate checkpoint=$exp/best.pt data=data/timit_sample_eval/test.jsonl \
-        beam=$beam out=$exp/timit_sample_beam$beam overwrite=true plot_utterances=0
-    $PYTHON scripts/score_digits.py $exp/best.pt --manifest data/fsdd_free/test.jsonl --beam $beam
+    $PYTHON -m phonelstm.evaluate checkpoint=$exp/free_english_ctc.pt beam=$beam \
+        data=data/timit_sample_eval/test.jsonl out=$exp/timit_sample_beam$beam overwrite=true \
+        plot_utterances=0
+    $PYTHON scripts/score_digits.py $exp/free_english_ctc.pt --manifest data/fsdd_free/test.jsonl \
+        --beam $beam
 done
 $PYTHON scripts/collect_results.py $exp --readme recipes/free_english_ctc/README.md
