@@ -19,4 +19,5 @@ $PYTHON -m phonelstm.train data=timit_sample 'data.extra_train=[data/synth/train
 $PYTHON -m phonelstm.train data=timit_sample features.normalize=utterance name=sample_only \
     trainer.max_epochs=90 trainer.patience=0 optim.schedule=none \
     trainer.beam=16 trainer.num_threads=2 "$@"
-$PYTHON scripts/collect_results.py exp/timit_sample --readme recipes/timit_sample_ctc/README.md
+$PYTHON scripts/collect_results.py exp/timit_sample/synth_plus_sample exp/timit_sample/sample_only \
+    --readme recipes/timit_sample_ctc/README.md
