@@ -28,6 +28,5 @@ run noise data.augment.noise_prob=0.3
 run reverb data.augment.reverb_prob=0.3
 run telephone data.augment.telephone_prob=0.3
 run 3x192 model.layers=3 model.hidden=192
-run synth 'data.extra_train=[data/fsdd_free/train.jsonl,data/synth/train.jsonl]'
 $PYTHON scripts/collect_results.py $out --readme recipes/free_english_ctc/README.md \
     --marker ablation
