@@ -254,7 +254,10 @@ def test_stopped_build_leaves_no_temporary_folder(
         "from phonelstm.data.synth.corpus import prepare_synth\n"
         f"prepare_synth(SynthConfig(**{asdict(cfg)!r}), {str(tmp_path / 'corpus')!r})\n"
     )
-    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True)
+    # a program started from a shell turns Ctrl-C into KeyboardInterrupt; a child inherits an
+    # ignored SIGINT from its parent (some test before this one may leave it so), so restore it
+    proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 120
         # Stop it once a worker is writing into the temporary folder beside the corpus.
