@@ -19,6 +19,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from omegaconf import OmegaConf
@@ -53,22 +54,25 @@ def paper_per_by_model() -> dict[tuple, str]:
     return table
 
 
+def greedy_and_beam(found: Iterable[tuple[int, float]]) -> tuple[str, str]:
+    """(greedy, beam) percentages from (beam width, value) pairs; "-" where one is missing."""
+    out = {"greedy": "-", "beam": "-"}
+    for beam, value in found:
+        out["greedy" if beam <= 1 else "beam"] = f"{value:.1f}%"
+    return out["greedy"], out["beam"]
+
+
 def digit_accuracy(folder: Path) -> tuple[str, str]:
     """Test digit accuracy (greedy, beam) from ``scripts/score_digits.py`` outputs, if any."""
-    found = {"greedy": "-", "beam": "-"}
-    for path in folder.glob("digits_test_beam*.json"):
-        r = json.loads(path.read_text())
-        found["greedy" if r["beam"] <= 1 else "beam"] = f"{r['digit_accuracy']:.1f}%"
-    return found["greedy"], found["beam"]
+    reports = (json.loads(p.read_text()) for p in folder.glob("digits_test_beam*.json"))
+    return greedy_and_beam((r["beam"], r["digit_accuracy"]) for r in reports)
 
 
 def evaluated_per(folder: Path, corpus: str) -> tuple[str, str]:
     """PER (greedy, beam) of ``phonelstm-evaluate`` reports ``<corpus>_beam<N>/`` in ``folder``."""
-    found = {"greedy": "-", "beam": "-"}
-    for path in folder.glob(f"{corpus}_beam*/summary.json"):
-        beam = int(path.parent.name.rsplit("_beam", 1)[1])
-        found["greedy" if beam <= 1 else "beam"] = f"{json.loads(path.read_text())['per']:.1f}%"
-    return found["greedy"], found["beam"]
+    return greedy_and_beam((int(p.parent.name.rsplit("_beam", 1)[1]),
+                            json.loads(p.read_text())["per"])
+                           for p in folder.glob(f"{corpus}_beam*/summary.json"))
 
 
 def table(folders: list[Path]) -> str:
