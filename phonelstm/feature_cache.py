@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from phonelstm.audio import load_audio
 from phonelstm.config import FeatureConfig
 from phonelstm.data.manifest import Utterance
 from phonelstm.features import FeatureExtractor
@@ -59,8 +58,7 @@ class FeatureCache:
             entry = torch.load(path, weights_only=True)
             if entry["audio_stamp"] == stamp:
                 return entry["feats"]
-        wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=self.extractor.win,
-                          span=utt.span, channel=utt.channel)
+        wave = utt.load(self.cfg.sample_rate, min_samples=self.extractor.win)
         with torch.no_grad():
             feats, _ = self.extractor(wave.unsqueeze(0), torch.tensor([len(wave)]))
         feats = feats[0].contiguous()  # (T, F)

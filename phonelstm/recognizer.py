@@ -119,8 +119,7 @@ class Recognizer:
         """A path, a manifest utterance (its span and channel of the file) or a mono waveform
         -> mono float32 ``(N,)`` at the model's sample rate."""
         if isinstance(audio, Utterance):
-            return load_audio(audio.audio, self.sample_rate, span=audio.span,
-                              channel=audio.channel)
+            return audio.load(self.sample_rate)
         return audio if isinstance(audio, Tensor) else load_audio(audio, self.sample_rate)
 
     @torch.no_grad()

@@ -7,7 +7,7 @@ from functools import partial
 
 import torch
 
-import phonelstm.feature_cache as feature_cache
+import phonelstm.data.manifest as manifest
 from phonelstm.checkpoint import load_checkpoint
 from phonelstm.config import (
     DataConfig,
@@ -27,13 +27,13 @@ from phonelstm.training.loop import train
 
 def _counting_loads(monkeypatch):
     calls = []
-    real = feature_cache.load_audio
+    real = manifest.load_audio  # Utterance.load, which the cache reads audio through
 
     def load(path, *args, **kwargs):
         calls.append(path)
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(feature_cache, "load_audio", load)
+    monkeypatch.setattr(manifest, "load_audio", load)
     return calls
 
 
@@ -47,7 +47,7 @@ def test_cache_is_reused_and_invalidated_by_config_corpus_and_audio(sample_corpu
     root = tmp_path / ".feature_cache"
 
     first = FeatureCache(root, utts, cfg).features(utts[0])
-    wave = feature_cache.load_audio(utts[0].audio)
+    wave = manifest.load_audio(utts[0].audio)
     direct, _ = FeatureExtractor(cfg)(wave.unsqueeze(0), torch.tensor([len(wave)]))
     assert torch.equal(first, direct[0])
     assert len(loads) == 2

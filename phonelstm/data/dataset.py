@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
-from phonelstm.audio import AudioError, load_audio
+from phonelstm.audio import AudioError
 from phonelstm.config import FeatureConfig
 from phonelstm.data.corpus import DataError
 from phonelstm.data.manifest import Utterance
@@ -73,8 +73,7 @@ class SpeechDataset(Dataset):
             n_frames = len(feats)
         else:
             window = frame_params(self.cfg)[0]
-            wave = load_audio(utt.audio, self.cfg.sample_rate, min_samples=window, span=utt.span,
-                              channel=utt.channel)
+            wave = utt.load(self.cfg.sample_rate, min_samples=window)
             n_frames = num_frames(len(wave), self.cfg)
         labels = None
         if self.with_frame_labels:

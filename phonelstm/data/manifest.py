@@ -17,6 +17,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from torch import Tensor
+
+from phonelstm.audio import load_audio
 from phonelstm.errors import PhonelstmError
 from phonelstm.io import atomic_write_text
 
@@ -43,6 +46,10 @@ class Utterance:
     def span(self) -> tuple[float, float] | None:
         """``(offset, duration)`` seconds of the audio file when the utterance is a span of it."""
         return None if self.offset is None else (self.offset, self.duration)
+
+    def load(self, sample_rate: int, min_samples: int = 0) -> Tensor:
+        """Its audio, mono ``(N,)`` at ``sample_rate``: its span and channels of the file."""
+        return load_audio(self.audio, sample_rate, min_samples, self.span, self.channel)
 
     def to_json(self, base: Path | None = None) -> str:
         row = asdict(self)
