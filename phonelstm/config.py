@@ -114,7 +114,8 @@ class AugmentConfig:
     snr_db: list[float] = field(default_factory=lambda: [5.0, 30.0])  # noise SNR range
     reverb_prob: float = 0.0  # share of utterances convolved with a synthetic room
     rt60: list[float] = field(default_factory=lambda: [0.2, 0.8])  # reverberation times, s
-    telephone_prob: float = 0.0  # share of utterances band-limited to an 8 kHz channel
+    telephone_prob: float = 0.0  # share of utterances band-limited (a telephone, a narrow mic)
+    telephone_hz: list[float] = field(default_factory=lambda: [4000.0, 4000.0])  # band edge
 
 
 @dataclass

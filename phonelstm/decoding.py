@@ -1,4 +1,5 @@
-"""CTC decoding: best path (greedy) and prefix beam search, with frame spans per phone.
+"""CTC decoding: best path (greedy) and prefix beam search, with frame spans per phone, and
+closed-vocabulary recognition (the most probable of a few label sequences, e.g. ten digits).
 
 "Beam 1" means best-path decoding: ``ctc_decode`` widths <= 1 take the argmax path, which is
 what a prefix search of width 1 finds whenever each frame's best label has probability
@@ -146,6 +147,21 @@ def ctc_decode(log_probs: Tensor, lengths: Tensor, beam: int = 1,
     if beam <= 1:
         return greedy_decode(log_probs, lengths)
     return beam_decode(log_probs, lengths, beam, backend=backend)
+
+
+def best_candidate(log_probs: Tensor, lengths: Tensor, candidates: list[list[int]],
+                   blank: int = 0) -> list[int]:
+    """Index into ``candidates`` of the label sequence with the highest CTC probability (all
+    alignments summed), per utterance of ``(B, T, C)`` log posteriors: isolated-word
+    recognition with a grammar of ``candidates``."""
+    batch = log_probs.shape[0]
+    inputs = log_probs.transpose(0, 1).float().cpu()  # (T, B, C)
+    costs = torch.stack([
+        torch.nn.functional.ctc_loss(
+            inputs, torch.tensor([labels] * batch), lengths.cpu(),
+            torch.full((batch,), len(labels)), blank=blank, reduction="none")
+        for labels in candidates])  # (K, B); inf where an utterance is too short for one
+    return costs.argmin(0).tolist()
 
 
 def spans(frames: list[int], last_frame: int) -> list[tuple[int, int]]:

@@ -9,7 +9,7 @@ checkpoints) becomes a row; the table replaces what lies between ``<!-- <marker>
 and ``<!-- <marker>:end -->`` in the README (written atomically), or is printed without
 ``--readme``. Full-TIMIT rows whose model matches a ``conf/model`` preset of Graves et al.
 (2013) Table 1 show the paper's core-test PER beside ours. Digit accuracy
-(``scripts/score_digits.py``) and TIMIT-sample PER (``phonelstm-evaluate ...
+(``scripts/score_digits.py``: free decoding and the ten-digit grammar) and TIMIT-sample PER (``phonelstm-evaluate ...
 out=<run>/timit_sample_beam<N>``) found in a run folder get their own columns.
 """
 
@@ -31,7 +31,7 @@ from phonelstm.io import atomic_write_text
 
 COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours", "device",
            "dev greedy", "dev beam", "test greedy", "test beam", "paper test")
-DIGIT_COLUMNS = ("test digits greedy", "test digits beam")
+DIGIT_COLUMNS = ("test digits greedy", "test digits beam", "test digits grammar")
 # phonelstm-evaluate reports written into a run folder as <corpus>_beam<N>/summary.json
 EVAL_COLUMNS = ("timit_sample greedy", "timit_sample beam")
 
@@ -62,10 +62,13 @@ def greedy_and_beam(found: Iterable[tuple[int, float]]) -> tuple[str, str]:
     return out["greedy"], out["beam"]
 
 
-def digit_accuracy(folder: Path) -> tuple[str, str]:
-    """Test digit accuracy (greedy, beam) from ``scripts/score_digits.py`` outputs, if any."""
-    reports = (json.loads(p.read_text()) for p in folder.glob("digits_test_beam*.json"))
-    return greedy_and_beam((r["beam"], r["digit_accuracy"]) for r in reports)
+def digit_accuracy(folder: Path) -> tuple[str, str, str]:
+    """Test digit accuracy (greedy, beam, ten-digit grammar) from ``scripts/score_digits.py``
+    outputs, if any."""
+    reports = [json.loads(p.read_text()) for p in folder.glob("digits_test_beam*.json")]
+    grammar = [f"{r['grammar_accuracy']:.1f}%" for r in reports if "grammar_accuracy" in r]
+    return (*greedy_and_beam((r["beam"], r["digit_accuracy"]) for r in reports),
+            grammar[0] if grammar else "-")
 
 
 def evaluated_per(folder: Path, corpus: str) -> tuple[str, str]:

@@ -3,9 +3,11 @@
     python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192_fbank/best.pt [--split test] [--beam 1]
     python scripts/score_digits.py best.pt --manifest data/fsdd_speaker4/test.jsonl
 
-Each hypothesis becomes the digit whose lexicon pronunciation is nearest in edit distance
-(``digit_from_phones``); the reference digit is read the same way from the reference
-phones, which are the lexicon entry. Prints both figures and writes them to
+Two digit accuracies: free phone decoding (greedy or ``--beam``), each hypothesis read as
+the digit whose lexicon pronunciation is nearest in edit distance (``digit_from_phones``);
+and a ten-word grammar, the digit whose pronunciation has the highest CTC probability
+(``best_candidate``), as an isolated-digit recogniser decodes. The reference digit is read
+from the reference phones, which are the lexicon entry. Prints the figures and writes them to
 ``digits_<split or manifest name>_beam<N>.json`` beside the checkpoint
 (``scripts/collect_results.py`` shows them).
 """
@@ -22,7 +24,7 @@ from phonelstm.data.fsdd import digit_lexicon
 from phonelstm.data.loader import make_loader
 from phonelstm.data.manifest import read_manifest
 from phonelstm.data.prepare import load_split
-from phonelstm.decoding import ctc_decode
+from phonelstm.decoding import best_candidate, ctc_decode
 from phonelstm.device import resolve_device
 from phonelstm.io import atomic_write_text
 from phonelstm.metrics import Scores, count_errors
@@ -60,20 +62,27 @@ def main() -> None:
     name = args.manifest.stem if args.manifest else args.split
     references = {u.id: u.phones for u in utts}
     loader, _ = make_loader(utts, vocab, config, shuffle=False)
-    scores, correct = Scores(), 0
+    digits = sorted(digit_lexicon())
+    grammar = [vocab.encode(digit_lexicon()[d][1]) for d in digits]
+    scores, correct, correct_grammar = Scores(), 0, 0
     for out in forward_batches(model, loader, extractor, normalizer, config.features, device):
-        for utt_id, hyp in zip(out.batch.ids, ctc_decode(out.log_probs, out.lengths, args.beam),
-                               strict=True):
+        hyps = ctc_decode(out.log_probs, out.lengths, args.beam)
+        best = best_candidate(out.log_probs, out.lengths, grammar)
+        for utt_id, hyp, k in zip(out.batch.ids, hyps, best, strict=True):
             phones, ref = vocab.decode(hyp.ids), references[utt_id]
             scores.add(fold(ref, 39), fold(phones, 39))
             correct += digit_from_phones(phones) == digit_from_phones(ref)
+            correct_grammar += digits[k] == digit_from_phones(ref)
     accuracy = 100.0 * correct / len(utts)
+    grammar_accuracy = 100.0 * correct_grammar / len(utts)
     print(f"{name}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "
-          f"({correct}/{len(utts)})")
+          f"({correct}/{len(utts)}), with the ten-digit grammar {grammar_accuracy:.2f}% "
+          f"({correct_grammar}/{len(utts)})")
     out = args.checkpoint.parent / f"digits_{name}_beam{args.beam}.json"
     atomic_write_text(out, json.dumps({
         "split": name, "beam": args.beam, "per": round(scores.errors.rate, 2),
-        "digit_accuracy": round(accuracy, 2), "utterances": len(utts)}, indent=2) + "\n")
+        "digit_accuracy": round(accuracy, 2), "grammar_accuracy": round(grammar_accuracy, 2),
+        "utterances": len(utts)}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

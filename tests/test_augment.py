@@ -38,7 +38,7 @@ def _batch(names=("sa1", "sa2")) -> Batch:
 
 
 ALL = AugmentConfig(gain_db=20, speeds=[0.9, 1.0, 1.1], noise_prob=0.5, reverb_prob=0.5,
-                    telephone_prob=0.5)
+                    telephone_prob=0.5, telephone_hz=[2000.0, 4000.0])
 
 
 def test_augmentation_is_deterministic_given_the_seed():
@@ -92,10 +92,14 @@ def test_gain_noise_reverb_and_telephone_change_what_they_should():
     wet = WaveAugment(AugmentConfig(reverb_prob=1.0), FEATURES)(batch)
     assert not torch.equal(wet.wave, batch.wave) and torch.equal(wet.wave_lengths,
                                                                   batch.wave_lengths)
-    narrow = telephone(batch.wave, 16000)
-    spectrum = torch.fft.rfft(narrow[0]).abs().pow(2)
-    above_4k = spectrum[int(len(spectrum) * 4200 / 8000):].sum() / spectrum.sum()
-    assert narrow.shape == batch.wave.shape and above_4k < 1e-3
+    narrow = telephone(batch.wave, 16000, torch.tensor([4000.0, 2000.0]))
+    assert narrow.shape == batch.wave.shape
+    for row, edge in ((0, 4000), (1, 2000)):
+        spectrum = torch.fft.rfft(narrow[row]).abs().pow(2)
+        above = spectrum[int(len(spectrum) * (edge + 100) / 8000):].sum() / spectrum.sum()
+        below = torch.fft.rfft(batch.wave[row]).abs().pow(2)[:int(len(spectrum) * 1500 / 8000)]
+        kept = spectrum[:len(below)].sum() / below.sum()
+        assert above < 1e-3 and 0.98 < kept < 1.02
 
 
 def test_off_by_default_and_bad_settings_are_one_line():
@@ -105,7 +109,8 @@ def test_off_by_default_and_bad_settings_are_one_line():
                                                              batch.frame_labels)
     for bad, key in ((AugmentConfig(gain_db=-1), "gain_db"), (AugmentConfig(speeds=[3.0]),
                      "speeds"), (AugmentConfig(noise_prob=2), "noise_prob"),
-                     (AugmentConfig(snr_db=[30, 5]), "snr_db")):
+                     (AugmentConfig(snr_db=[30, 5]), "snr_db"),
+                     (AugmentConfig(telephone_hz=[100, 4000]), "telephone_hz")):
         with pytest.raises(AugmentError, match=f"data.augment.{key}"):
             WaveAugment(bad, FEATURES)
 

@@ -10,6 +10,7 @@ from phonelstm.decoding import (
     DecoderError,
     _torchaudio_decoder,
     beam_decode,
+    best_candidate,
     ctc_decode,
     greedy_decode,
     prefix_beam_search,
@@ -25,8 +26,8 @@ def collapse(path, blank=0):
     return tuple(out)
 
 
-def exhaustive(log_probs):
-    """Most probable label sequence: sum every path's probability per collapsed sequence."""
+def sequence_log_probs(log_probs):
+    """Log probability of every label sequence: every path's probability summed."""
     T, C = log_probs.shape
     totals = {}
     for path in itertools.product(range(C), repeat=T):
@@ -34,6 +35,12 @@ def exhaustive(log_probs):
         key = collapse(path)
         totals[key] = float(torch.logaddexp(torch.tensor(totals.get(key, -math.inf)),
                                             torch.tensor(p)))
+    return totals
+
+
+def exhaustive(log_probs):
+    """Most probable label sequence and its log probability."""
+    totals = sequence_log_probs(log_probs)
     best = max(totals, key=totals.get)
     return list(best), totals[best]
 
@@ -104,3 +111,16 @@ def test_torchaudio_decoder_agrees_with_prefix_beam_search():
     for a, b in zip(ours, theirs, strict=True):
         if a.ids == b.ids:
             assert len(b.frames) == len(b.ids) and all(0 <= f < 30 for f in b.frames)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_candidate_is_the_most_probable_of_the_candidates(seed):
+    log_probs = random_log_probs(seed, T=6, C=4, scale=1.5, batch=3)  # (B, T, C)
+    lengths = torch.tensor([6, 5, 4])
+    candidates = [[1], [2, 3], [1, 1], [3, 2, 1], [1, 2, 3, 1, 2]]  # the last: too long for T=4
+    best = best_candidate(log_probs, lengths, candidates)
+    for b, n in enumerate(lengths.tolist()):
+        totals = sequence_log_probs(log_probs[b, :n])
+        expected = max(range(len(candidates)),
+                       key=lambda k: totals.get(tuple(candidates[k]), -math.inf))
+        assert best[b] == expected

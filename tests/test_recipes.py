@@ -84,3 +84,4 @@ def test_free_english_recipe_runs_end_to_end(tmp_path):
     assert json.loads((run / "digits_test_beam16.json").read_text())["utterances"] == 10
     assert "| exp/speechocean762/free_english_ctc |" in readme.read_text()
     assert "timit_sample beam" in readme.read_text()
+    assert "test digits grammar" in readme.read_text()

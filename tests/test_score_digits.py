@@ -23,5 +23,7 @@ def test_score_digits_takes_a_manifest(trained_checkpoints, tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("digits: PER") and "digit accuracy" in result.stdout
-    report = trained_checkpoints["ctc"].parent / "digits_digits_beam1.json"
-    assert json.loads(report.read_text())["utterances"] == 3
+    assert "ten-digit grammar" in result.stdout
+    report = json.loads((trained_checkpoints["ctc"].parent / "digits_digits_beam1.json")
+                        .read_text())
+    assert report["utterances"] == 3 and 0 <= report["grammar_accuracy"] <= 100

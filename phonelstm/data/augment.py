@@ -14,7 +14,10 @@ Each kind is off by default and switched on by ``data.augment.*`` (``AugmentConf
 - ``reverb_prob``: convolution with a synthetic room impulse response (a direct path, then
   exponentially decaying Gaussian noise with a reverberation time uniform in ``rt60``;
   Lehmann & Johansson's "diffuse tail" model), normalised to the direct path;
-- ``telephone_prob``: band limitation as on a telephone line: down to 8 kHz and back.
+- ``telephone_prob``: band limitation: nothing above an upper band edge uniform in
+  ``telephone_hz`` survives (4000 Hz: an 8 kHz telephone line; lower: a narrower
+  microphone or codec), a low-pass with a 250 Hz raised-cosine roll-off, applied in the
+  frequency domain.
 
 Random draws come from torch's global generators (CPU for the batch's speed factor, drawn on
 the host so static batch shapes are known without a device sync; the device's for the rest),
@@ -36,7 +39,7 @@ from phonelstm.errors import PhonelstmError
 from phonelstm.features import frame_params, num_frames
 from phonelstm.losses import IGNORE
 
-TELEPHONE_RATE = 8000
+ROLL_OFF_HZ = 250.0
 
 
 class AugmentError(PhonelstmError):
@@ -51,10 +54,13 @@ def check_augment(cfg: AugmentConfig) -> None:
     for key in ("noise_prob", "reverb_prob", "telephone_prob"):
         if not 0.0 <= getattr(cfg, key) <= 1.0:
             raise AugmentError(f"data.augment.{key} must be in [0, 1], got {getattr(cfg, key)}")
-    for key in ("snr_db", "rt60"):
+    for key in ("snr_db", "rt60", "telephone_hz"):
         low_high = getattr(cfg, key)
         if len(low_high) != 2 or low_high[0] > low_high[1]:
             raise AugmentError(f"data.augment.{key} must be [low, high], got {low_high}")
+    if cfg.telephone_hz[0] <= ROLL_OFF_HZ:
+        raise AugmentError(f"data.augment.telephone_hz must lie above {ROLL_OFF_HZ:g} Hz, "
+                           f"got {cfg.telephone_hz}")
 
 
 def enabled(cfg: AugmentConfig) -> bool:
@@ -88,8 +94,10 @@ class WaveAugment:
                                         self.features)
         valid = _valid(lengths, wave.shape[1])  # (B, N)
         if self.cfg.telephone_prob:
-            wave = self._where(self.cfg.telephone_prob, telephone(wave, self.features.sample_rate),
-                               wave)
+            low, high = self.cfg.telephone_hz
+            edges = low + (high - low) * torch.rand(len(wave), device=wave.device)  # (B,) Hz
+            wave = self._where(self.cfg.telephone_prob,
+                               telephone(wave, self.features.sample_rate, edges), wave)
         if self.cfg.reverb_prob:
             rooms = room_responses(len(wave), self.cfg.rt60, self.features.sample_rate,
                                    wave.device)
@@ -139,12 +147,16 @@ def stretch_labels(labels: Tensor, old_lengths: Tensor, new_lengths: Tensor, spe
     return out.masked_fill(~(t.unsqueeze(0) < frames.unsqueeze(1)), IGNORE)
 
 
-def telephone(wave: Tensor, sample_rate: int) -> Tensor:
-    """``wave: (B, N)`` through an 8 kHz channel: nothing above 4 kHz survives."""
-    if sample_rate <= TELEPHONE_RATE:
-        return wave
-    narrow = AF.resample(wave, sample_rate, TELEPHONE_RATE)
-    return AF.resample(narrow, TELEPHONE_RATE, sample_rate)[:, :wave.shape[1]]
+def telephone(wave: Tensor, sample_rate: int, edges: Tensor) -> Tensor:
+    """``wave: (B, N)`` with nothing above each row's band edge ``edges: (B,)`` Hz (a raised
+    cosine roll-off over the ``ROLL_OFF_HZ`` below it)."""
+    B, N = wave.shape
+    n = N + sample_rate // 100  # 10 ms of zeros: the filter's response does not wrap around
+    spectrum = torch.fft.rfft(wave, n=n)  # (B, F)
+    f = torch.fft.rfftfreq(n, 1 / sample_rate).to(wave.device)  # (F,) Hz
+    x = ((edges.unsqueeze(1) - f) / ROLL_OFF_HZ).clamp(0, 1)  # (B, F): 0 above the edge
+    gain = 0.5 - 0.5 * torch.cos(math.pi * x)
+    return torch.fft.irfft(spectrum * gain, n=n)[:, :N]
 
 
 def room_responses(count: int, rt60: list[float], sample_rate: int,
