@@ -9,8 +9,9 @@ checkpoints) becomes a row; the table replaces what lies between ``<!-- <marker>
 and ``<!-- <marker>:end -->`` in the README (written atomically), or is printed without
 ``--readme``. Full-TIMIT rows whose model matches a ``conf/model`` preset of Graves et al.
 (2013) Table 1 show the paper's core-test PER beside ours. Digit accuracy
-(``scripts/score_digits.py``: free decoding and the ten-digit grammar) and TIMIT-sample PER (``phonelstm-evaluate ...
-out=<run>/timit_sample_beam<N>``) found in a run folder get their own columns.
+(``scripts/score_digits.py``: free decoding and the ten-digit grammar) and TIMIT-sample
+PER (``phonelstm-evaluate ... out=<run>/timit_sample_beam<N>``) found in a run folder get
+their own columns.
 """
 
 from __future__ import annotations
