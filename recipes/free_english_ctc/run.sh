@@ -27,8 +27,8 @@ $PYTHON -m phonelstm.prepare data=timit_sample data.root="$timit" \
     'data.timit.dev_speakers=[]' "data.timit.test_speakers=$speakers"
 # conf/experiment/free_english_ctc.yaml; early stopping on the speechocean762 dev speakers
 $PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="$name" "$@"
-# the model to ship: weights and feature statistics only, in 16-bit units (level-independent)
-$PYTHON scripts/export_model.py $exp/best.pt $exp/free_english_ctc.pt --wave-scale 32768
+# the model to ship: weights and feature statistics only
+$PYTHON scripts/export_model.py $exp/best.pt $exp/free_english_ctc.pt
 for beam in 1 16; do
     $PYTHON -m phonelstm.evaluate checkpoint=$exp/free_english_ctc.pt beam=$beam \
         data=data/timit_sample_eval/test.jsonl out=$exp/timit_sample_beam$beam overwrite=true \
