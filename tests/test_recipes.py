@@ -77,11 +77,14 @@ def test_free_english_recipe_runs_end_to_end(tmp_path):
          "trainer.max_epochs=1", "trainer.beam=2"],
         cwd=work, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
-    run = work / "exp" / "speechocean762" / "free_english_ctc"
-    assert json.loads((run / "results.json").read_text())["epochs"] == 1
+    first = work / "exp" / "speechocean762" / "free_english_ctc"
+    run = first.with_name("free_english_ctc_noise")  # the weight-noise phase, shipped
+    assert json.loads((first / "results.json").read_text())["epochs"] == 1
+    assert json.loads((run / "results.json").read_text())["weight_noise"] == 0.03
     assert json.loads((run / "timit_sample_beam16" / "summary.json").read_text())[
         "utterances"] == 64
     assert json.loads((run / "digits_test_beam16.json").read_text())["utterances"] == 10
     assert "| exp/speechocean762/free_english_ctc |" in readme.read_text()
+    assert "| exp/speechocean762/free_english_ctc_noise |" in readme.read_text()
     assert "timit_sample beam" in readme.read_text()
     assert "test digits grammar" in readme.read_text()

@@ -27,6 +27,10 @@ $PYTHON -m phonelstm.prepare data=timit_sample data.root="$timit" \
     'data.timit.dev_speakers=[]' "data.timit.test_speakers=$speakers"
 # conf/experiment/free_english_ctc.yaml; early stopping on the speechocean762 dev speakers
 $PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="$name" "$@"
+# second phase (Graves et al. 2013): Gaussian weight noise, from the best checkpoint
+$PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="${name}_noise" \
+    trainer.init_from=$exp/best.pt trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
+exp=${exp}_noise
 # the model to ship: weights and feature statistics only
 $PYTHON scripts/export_model.py $exp/best.pt $exp/free_english_ctc.pt
 for beam in 1 16; do
@@ -36,4 +40,4 @@ for beam in 1 16; do
     $PYTHON scripts/score_digits.py $exp/free_english_ctc.pt --manifest data/fsdd_free/test.jsonl \
         --beam $beam
 done
-$PYTHON scripts/collect_results.py $exp --readme recipes/free_english_ctc/README.md
+$PYTHON scripts/collect_results.py ${exp%_noise} $exp --readme recipes/free_english_ctc/README.md
