@@ -1,7 +1,8 @@
 """Turn a training checkpoint into a model for decoding only, as shipped in the package.
 
-    python scripts/export_model.py exp/speechocean762/free_english_ctc/best.pt \\
-        exp/speechocean762/free_english_ctc/free_english_ctc.pt --wave-scale 32768
+    python scripts/export_model.py exp/speechocean762/free_english_ctc_noise/best.pt \\
+        exp/speechocean762/free_english_ctc_noise/free_english_ctc.pt
+    python scripts/export_model.py old_model/best.pt old_model/export.pt --wave-scale 32768
 
 Keeps what ``Recognizer`` reads (format, version, config, symbols, model weights, feature
 statistics) and drops what only resuming needs (optimizer, scheduler, RNG states,
@@ -11,7 +12,8 @@ progress): about a third of the size. Written atomically; the result loads with
 ``--wave-scale`` sets ``features.wave_scale`` of a model normalised per utterance: there a
 scale only moves the log features that the float32-epsilon floor clipped, so 32768 (16-bit
 units, the floor ~90 dB below full scale) makes its output independent of the recording
-level without retraining; refused for other normalisations, where it would move every
+level without retraining (models trained with ``features.wave_scale=32768``, as the
+recipe's are now, need no flag); refused for other normalisations, where it would move every
 feature.
 """
 

@@ -37,12 +37,13 @@ SILENCE = frozenset({"h#", "pau", "epi"})
 def digit_from_phones(phones: Sequence[str]) -> str:
     """The digit whose pronunciation is closest (edit distance, silences ignored) to ``phones``."""
     spoken = [p for p in phones if p not in SILENCE]
+    lexicon = digit_lexicon()
 
     def distance(digit: str) -> int:
-        ref = [p for p in digit_lexicon()[digit][1] if p not in SILENCE]
+        ref = [p for p in lexicon[digit][1] if p not in SILENCE]
         return count_errors(ref, spoken).errors
 
-    return min(sorted(digit_lexicon()), key=distance)
+    return min(sorted(lexicon), key=distance)
 
 
 def main() -> None:
@@ -62,8 +63,9 @@ def main() -> None:
     name = args.manifest.stem if args.manifest else args.split
     references = {u.id: u.phones for u in utts}
     loader, _ = make_loader(utts, vocab, config, shuffle=False)
-    digits = sorted(digit_lexicon())
-    grammar = [vocab.encode(digit_lexicon()[d][1]) for d in digits]
+    lexicon = digit_lexicon()
+    digits = sorted(lexicon)
+    grammar = [vocab.encode(lexicon[d][1]) for d in digits]
     scores, correct, correct_grammar = Scores(), 0, 0
     for out in forward_batches(model, loader, extractor, normalizer, config.features, device):
         hyps = ctc_decode(out.log_probs, out.lengths, args.beam)
@@ -71,8 +73,9 @@ def main() -> None:
         for utt_id, hyp, k in zip(out.batch.ids, hyps, best, strict=True):
             phones, ref = vocab.decode(hyp.ids), references[utt_id]
             scores.add(fold(ref, 39), fold(phones, 39))
-            correct += digit_from_phones(phones) == digit_from_phones(ref)
-            correct_grammar += digits[k] == digit_from_phones(ref)
+            truth = digit_from_phones(ref)
+            correct += digit_from_phones(phones) == truth
+            correct_grammar += digits[k] == truth
     accuracy = 100.0 * correct / len(utts)
     grammar_accuracy = 100.0 * correct_grammar / len(utts)
     print(f"{name}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "

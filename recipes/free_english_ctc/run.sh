@@ -30,14 +30,14 @@ $PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="$name" "
 # second phase (Graves et al. 2013): Gaussian weight noise, from the best checkpoint
 $PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="${name}_noise" \
     trainer.init_from=$exp/best.pt trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
-exp=${exp}_noise
+noise=${exp}_noise
 # the model to ship: weights and feature statistics only
-$PYTHON scripts/export_model.py $exp/best.pt $exp/free_english_ctc.pt
+$PYTHON scripts/export_model.py $noise/best.pt $noise/free_english_ctc.pt
 for beam in 1 16; do
-    $PYTHON -m phonelstm.evaluate checkpoint=$exp/free_english_ctc.pt beam=$beam \
-        data=data/timit_sample_eval/test.jsonl out=$exp/timit_sample_beam$beam overwrite=true \
+    $PYTHON -m phonelstm.evaluate checkpoint=$noise/free_english_ctc.pt beam=$beam \
+        data=data/timit_sample_eval/test.jsonl out=$noise/timit_sample_beam$beam overwrite=true \
         plot_utterances=0
-    $PYTHON scripts/score_digits.py $exp/free_english_ctc.pt --manifest data/fsdd_free/test.jsonl \
-        --beam $beam
+    $PYTHON scripts/score_digits.py $noise/free_english_ctc.pt --beam $beam \
+        --manifest data/fsdd_free/test.jsonl
 done
-$PYTHON scripts/collect_results.py ${exp%_noise} $exp --readme recipes/free_english_ctc/README.md
+$PYTHON scripts/collect_results.py $exp $noise --readme recipes/free_english_ctc/README.md
