@@ -32,6 +32,9 @@ class SynthConfig:
     sentences_per_eval_voice: int = 40
     eval_sentences: int = 120  # held out of training: half for dev, half for test voices
     noise_std: float = 3e-4  # dither so silence is never digital zero
+    # eSpeak NG accents the voices speak in, dealt out in turn (e.g. [en-us, en-us-nyc] for
+    # American English only); empty: all eight (phonelstm.data.synth.plan.ACCENTS)
+    accents: list[str] = field(default_factory=list)
     workers: int = 2
 
 

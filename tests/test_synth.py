@@ -18,7 +18,7 @@ import soundfile as sf
 from phonelstm.config import SynthConfig
 from phonelstm.data.manifest import SPLITS, read_manifest
 from phonelstm.data.synth import SynthError
-from phonelstm.data.synth.corpus import STAMP_NAME, prepare_synth
+from phonelstm.data.synth.corpus import STAMP_NAME, _cache_key, prepare_synth
 from phonelstm.data.synth.espeak import Espeak
 from phonelstm.data.synth.labels import (
     ACCENT_OVERRIDES,
@@ -121,6 +121,21 @@ def test_same_config_gives_identical_bytes(corpus: Path, tmp_path: Path) -> None
 def test_other_seed_gives_other_split() -> None:
     plans = [plan_speakers(SynthConfig(seed=seed)) for seed in (0, 1)]
     assert plans[0]["test"] != plans[1]["test"]
+
+
+def test_accents_choose_the_voices_accents() -> None:
+    american = plan_speakers(SynthConfig(accents=["en-us", "en-us-nyc"]))
+    every = plan_speakers(SynthConfig())
+    assert {sp.accent for split in american.values() for sp in split} == {"en-us", "en-us-nyc"}
+    assert len({sp.accent for split in every.values() for sp in split}) == len(ACCENTS)
+    # the same variants, rates and pitches in the same splits: only the accent changes
+    strip = lambda plan: {s: [(sp.variant, sp.rate, sp.pitch) for sp in plan[s]]  # noqa: E731
+                          for s in SPLITS}
+    assert strip(american) == strip(every)
+    # another accent list is another corpus
+    assert _cache_key(SynthConfig(accents=[])) != _cache_key(SynthConfig(accents=["en-us"]))
+    with pytest.raises(SynthError, match=r"data.synth.accents: \['en-au'\] not among"):
+        plan_speakers(SynthConfig(accents=["en-us", "en-au"]))
 
 
 # Rare phonemes: zh, syllabic n and glottal stop, flap, linking y and r, centring diphthongs.

@@ -34,7 +34,7 @@ from phonelstm.data.synth import SynthError
 from phonelstm.data.synth.espeak import Espeak
 from phonelstm.data.synth.labels import label_utterance
 from phonelstm.data.synth.plan import (
-    CATALOG,
+    VARIANTS,
     Speaker,
     harvard_sentences,
     plan_speakers,
@@ -64,7 +64,7 @@ class _Job:
 
 def _synth_speaker(job: _Job) -> list[Utterance]:
     """Synthesise, label and write one speaker's utterances (in a fresh worker process)."""
-    engine = Espeak(seed=job.seed * len(CATALOG) + job.catalog_index)
+    engine = Espeak(seed=job.seed * len(VARIANTS) + job.catalog_index)
     speaker = job.speaker
     engine.set_voice(speaker.voice, speaker.rate, speaker.pitch, speaker.pitch_range)
     speaker_dir = Path(job.out_dir) / "wav" / job.speaker.name
@@ -118,8 +118,10 @@ def _synth_speaker(job: _Job) -> list[Utterance]:
 
 
 def _cache_key(cfg: SynthConfig) -> str:
-    """Hash of everything that shapes the corpus; the worker count does not."""
-    fields = {k: v for k, v in asdict(cfg).items() if k != "workers"}
+    """Hash of everything that shapes the corpus; the worker count does not. ``accents`` is
+    left out at its default (empty), so corpora built before it existed stay valid."""
+    fields = {k: v for k, v in asdict(cfg).items()
+              if k != "workers" and not (k == "accents" and not v)}
     blob = json.dumps(
         {
             "format": FORMAT_VERSION,
@@ -176,7 +178,7 @@ def _jobs(cfg: SynthConfig, plan: dict[str, list[Speaker]], tmp: Path) -> dict[s
         pool = pools[split]
         jobs[split] = []
         for speaker in speakers:
-            index = CATALOG.index((speaker.accent, speaker.variant))
+            index = VARIANTS.index(speaker.variant)  # the catalog index
             # Stream 720 is apart from the per-utterance ones, keyed by sentence index 0..719.
             rng = np.random.default_rng([cfg.seed, index, len(sentences)])
             chosen = sorted(pool[i] for i in rng.choice(len(pool), per_voice, replace=False))

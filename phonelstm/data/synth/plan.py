@@ -31,11 +31,22 @@ VARIANTS: tuple[str, ...] = (
     "zac",
 )  # fmt: skip
 
-# Speaker i reads with VARIANTS[i] in accent ACCENTS[i % 8]: a fixed catalog, so a speaker's
-# name always means the same accent and variant (rate and pitch follow the seed).
-CATALOG: tuple[tuple[str, str], ...] = tuple(
-    (ACCENTS[i % len(ACCENTS)], variant) for i, variant in enumerate(VARIANTS)
-)
+
+
+def catalog(accents: tuple[str, ...] = ACCENTS) -> tuple[tuple[str, str], ...]:
+    """Speaker i reads with VARIANTS[i] in accent ``accents[i % len(accents)]``: a fixed
+    catalog, so a speaker's name always means the same accent and variant (rate and pitch
+    follow the seed and the index)."""
+    unknown = sorted(set(accents) - set(ACCENTS))
+    if unknown or not accents:
+        raise SynthError(f"data.synth.accents: {unknown or 'empty'} not among eSpeak NG's "
+                         f"English accents {list(ACCENTS)}")
+    return tuple((accents[i % len(accents)], variant) for i, variant in enumerate(VARIANTS))
+
+
+def config_catalog(cfg: SynthConfig) -> tuple[tuple[str, str], ...]:
+    """The catalog of ``data.synth.accents`` (all eight accents when empty)."""
+    return catalog(tuple(cfg.accents) or ACCENTS)
 
 _WPM = (150, 200)  # speaking rate, words per minute (eSpeak's default is 175)
 _PITCH = (35, 65)  # eSpeak base pitch, 0-100 (50 is the variant's own)
@@ -58,8 +69,7 @@ class Speaker:
         return f"{self.accent}+{self.variant}"
 
 
-def _speaker(seed: int, index: int) -> Speaker:
-    accent, variant = CATALOG[index]
+def _speaker(seed: int, index: int, accent: str, variant: str) -> Speaker:
     # Seeded by catalog index alone: a speaker's voice does not depend on the split sizes.
     rng = np.random.default_rng([seed, index])
     return Speaker(
@@ -74,23 +84,24 @@ def _speaker(seed: int, index: int) -> Speaker:
 
 def plan_speakers(cfg: SynthConfig) -> dict[str, list[Speaker]]:
     """Speaker-disjoint split of the catalog: dev and test first, then train, in seeded order."""
-    n_train = cfg.train_voices or len(CATALOG) - cfg.dev_voices - cfg.test_voices
+    speakers = config_catalog(cfg)
+    n_train = cfg.train_voices or len(speakers) - cfg.dev_voices - cfg.test_voices
     counts = {"dev": cfg.dev_voices, "test": cfg.test_voices, "train": n_train}
     if min(counts.values()) < 1:
         raise SynthError(
             f"synth needs at least one speaker per split, got {counts}; "
             "set data.synth.dev_voices/test_voices/train_voices >= 1"
         )
-    if sum(counts.values()) > len(CATALOG):
+    if sum(counts.values()) > len(speakers):
         raise SynthError(
-            f"synth has {len(CATALOG)} speakers but the config asks for {sum(counts.values())} "
+            f"synth has {len(speakers)} speakers but the config asks for {sum(counts.values())} "
             f"({counts}); lower data.synth.train_voices/dev_voices/test_voices"
         )
-    order = np.random.default_rng(cfg.seed).permutation(len(CATALOG)).tolist()
+    order = np.random.default_rng(cfg.seed).permutation(len(speakers)).tolist()
     plan, taken = {}, 0
     for split in ("dev", "test", "train"):
         indices = order[taken : taken + counts[split]]
-        plan[split] = [_speaker(cfg.seed, i) for i in sorted(indices)]
+        plan[split] = [_speaker(cfg.seed, i, *speakers[i]) for i in sorted(indices)]
         taken += counts[split]
     return {split: plan[split] for split in SPLITS}
 
