@@ -5,8 +5,9 @@ with eSpeak NG (PyPI ``espeakng-loader``, driven through ``ctypes``):
 
 - text: the 720 Harvard sentences (IEEE 1969, public domain), ``resources/harvard_sentences.txt``;
 - speakers: an eSpeak accent (all eight, or those of ``SynthConfig.accents``) plus a voice
-  variant, each with its own rate, pitch and pitch range drawn from the seed; each variant is used by one speaker only, so the speaker-disjoint
-  train/dev/test splits never share a voice quality either (``plan``);
+  variant, each with its own rate, pitch and pitch range drawn from the seed; each variant
+  is used by one speaker only, so the speaker-disjoint train/dev/test splits never share a
+  voice quality either (``plan``);
 - labels: eSpeak's phoneme events give each phoneme's first output sample; ``ESPEAK_TO_TIMIT``
   maps the phonemes onto TIMIT-61, stop closures are read off the signal (``labels``);
 - output: ``wav/<speaker>/<id>.wav`` (16-bit PCM) and TIMIT-style ``<id>.phn`` (sample indices)
