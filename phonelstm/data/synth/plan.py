@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -32,21 +33,18 @@ VARIANTS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-
-def catalog(accents: tuple[str, ...] = ACCENTS) -> tuple[tuple[str, str], ...]:
-    """Speaker i reads with VARIANTS[i] in accent ``accents[i % len(accents)]``: a fixed
-    catalog, so a speaker's name always means the same accent and variant (rate and pitch
-    follow the seed and the index)."""
+def catalog(accents: Sequence[str] = ()) -> tuple[tuple[str, str], ...]:
+    """Speaker i reads with VARIANTS[i] in accent ``accents[i % len(accents)]`` (all eight
+    ``ACCENTS`` when empty, as ``data.synth.accents`` is by default): a fixed catalog, so a
+    speaker's name always means the same accent and variant (rate and pitch follow the seed
+    and the index)."""
     unknown = sorted(set(accents) - set(ACCENTS))
-    if unknown or not accents:
-        raise SynthError(f"data.synth.accents: {unknown or 'empty'} not among eSpeak NG's "
+    if unknown:
+        raise SynthError(f"data.synth.accents: {unknown} not among eSpeak NG's "
                          f"English accents {list(ACCENTS)}")
-    return tuple((accents[i % len(accents)], variant) for i, variant in enumerate(VARIANTS))
+    chosen = tuple(accents) or ACCENTS
+    return tuple((chosen[i % len(chosen)], variant) for i, variant in enumerate(VARIANTS))
 
-
-def config_catalog(cfg: SynthConfig) -> tuple[tuple[str, str], ...]:
-    """The catalog of ``data.synth.accents`` (all eight accents when empty)."""
-    return catalog(tuple(cfg.accents) or ACCENTS)
 
 _WPM = (150, 200)  # speaking rate, words per minute (eSpeak's default is 175)
 _PITCH = (35, 65)  # eSpeak base pitch, 0-100 (50 is the variant's own)
@@ -84,7 +82,7 @@ def _speaker(seed: int, index: int, accent: str, variant: str) -> Speaker:
 
 def plan_speakers(cfg: SynthConfig) -> dict[str, list[Speaker]]:
     """Speaker-disjoint split of the catalog: dev and test first, then train, in seeded order."""
-    speakers = config_catalog(cfg)
+    speakers = catalog(cfg.accents)
     n_train = cfg.train_voices or len(speakers) - cfg.dev_voices - cfg.test_voices
     counts = {"dev": cfg.dev_voices, "test": cfg.test_voices, "train": n_train}
     if min(counts.values()) < 1:
