@@ -80,6 +80,20 @@ class Speechocean762Config:
 
 
 @dataclass
+class LibrispeechConfig:
+    """LibriSpeech (OpenSLR 12); see ``phonelstm.data.librispeech``."""
+
+    subsets: list[str] = field(default_factory=lambda: ["dev-clean"])  # training subsets
+    dev_subsets: list[str] = field(default_factory=list)  # []: dev speakers drawn from subsets
+    test_subsets: list[str] = field(default_factory=list)  # []: test speakers drawn likewise
+    seed: int = 0  # draw of the dev (and test) speakers, by gender
+    dev_speakers: float = 0.1  # without dev_subsets: a fraction (< 1) or a number; 0: none
+    test_speakers: float = 0.1  # without test_subsets: likewise
+    # without data.root: subsets missing from <data.dir>/download/LibriSpeech are fetched
+    url: str = "https://www.openslr.org/resources/12"
+
+
+@dataclass
 class AlignedConfig:
     """Any aligned corpus (``corpus=manifest`` or ``textgrid``); see ``phonelstm.data.aligned``."""
 
@@ -108,6 +122,19 @@ class LhotseConfig:
 
 
 @dataclass
+class LexiconConfig:
+    """Words -> TIMIT-61 phones for corpora with only text; see ``phonelstm.lexicon``."""
+
+    dictionary: str = "cmudict"  # cmudict (shipped) | a CMUdict/LibriSpeech/MFA-form file
+    fallback: str = "espeak"  # espeak: eSpeak NG pronounces words the dictionary lacks | none
+    # each brings the dictionary's phones closer to what people say (measured on the TIMIT
+    # sample: phonelstm.lexicon's docstring)
+    flap: bool = True  # American flapping: t/d between a vowel and an unstressed vowel -> dx
+    reduce: bool = True  # schwa -> ix before coronals and velars; ax + l/n/m -> el/en/em
+    unreleased: bool = True  # no closure after silence; a stop before a consonant: closure only
+
+
+@dataclass
 class AugmentConfig:
     """Waveform augmentation of training batches; see ``phonelstm.data.augment``. All off."""
 
@@ -126,9 +153,9 @@ class DataConfig:
     """Which corpus, where its manifests live, and how batches are formed."""
 
     name: str = "synth"  # names the default exp/<name>/ folder
-    # synth | timit | fsdd | manifest | textgrid | speechocean762 | lhotse
+    # synth | timit | fsdd | manifest | textgrid | speechocean762 | librispeech | lhotse
     corpus: str = "synth"
-    root: str | None = None  # raw corpus folder (timit, fsdd, textgrid, manifest, lhotse)
+    root: str | None = None  # raw corpus folder (timit, fsdd, librispeech, textgrid, ...)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
     extra_train: list[str] = field(default_factory=list)  # more training manifest files
@@ -143,6 +170,8 @@ class DataConfig:
     timit: TimitConfig = field(default_factory=TimitConfig)
     fsdd: FsddConfig = field(default_factory=FsddConfig)
     speechocean762: Speechocean762Config = field(default_factory=Speechocean762Config)
+    librispeech: LibrispeechConfig = field(default_factory=LibrispeechConfig)
+    lexicon: LexiconConfig = field(default_factory=LexiconConfig)
     aligned: AlignedConfig = field(default_factory=AlignedConfig)
     lhotse: LhotseConfig = field(default_factory=LhotseConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)

@@ -5,13 +5,15 @@
         --marker cells
 
 Every ``results.json`` under the given folders (``phonelstm-train`` writes one beside its
-checkpoints) becomes a row; the table replaces what lies between ``<!-- <marker>:begin -->``
-and ``<!-- <marker>:end -->`` in the README (written atomically), or is printed without
-``--readme``. Full-TIMIT rows whose model matches a ``conf/model`` preset of Graves et al.
-(2013) Table 1 show the paper's core-test PER beside ours. Digit accuracy
-(``scripts/score_digits.py``: free decoding and the ten-digit grammar) and TIMIT-sample
-PER (``phonelstm-evaluate ... out=<run>/timit_sample_beam<N>``) found in a run folder get
-their own columns.
+checkpoints) becomes a row, and so does a folder of evaluation reports only (a peer system
+scored by ``phonelstm-evaluate hyp= ref=``, named by its folder); the table replaces what
+lies between ``<!-- <marker>:begin -->`` and ``<!-- <marker>:end -->`` in the README
+(written atomically), or is printed without ``--readme``. Full-TIMIT rows whose model
+matches a ``conf/model`` preset of Graves et al. (2013) Table 1 show the paper's core-test
+PER beside ours. Digit accuracy
+(``scripts/score_digits.py``: free decoding and the ten-digit grammar) and the PER of other
+evaluation sets (``phonelstm-evaluate ... out=<run>/<set>_beam<N>``, sets ``EVAL_SETS``) found
+in a run folder get their own columns.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ from phonelstm.io import atomic_write_text
 COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours", "device",
            "dev greedy", "dev beam", "test greedy", "test beam", "paper test")
 DIGIT_COLUMNS = ("test digits greedy", "test digits beam", "test digits grammar")
-# phonelstm-evaluate reports written into a run folder as <corpus>_beam<N>/summary.json
-EVAL_COLUMNS = ("timit_sample greedy", "timit_sample beam")
+# phonelstm-evaluate reports written into a run folder as <set>_beam<N>/summary.json
+EVAL_SETS = ("timit_sample", "librispeech_test", "speechocean762_dev", "speechocean762_test")
+EVAL_COLUMNS = tuple(f"{name} {kind}" for name in EVAL_SETS for kind in ("greedy", "beam"))
 
 
 def model_key(row: dict) -> tuple:
@@ -79,21 +82,34 @@ def evaluated_per(folder: Path, corpus: str) -> tuple[str, str]:
                            for p in folder.glob(f"{corpus}_beam*/summary.json"))
 
 
+def run_folders(folders: list[Path]) -> list[Path]:
+    """Folders with a ``results.json``, or with evaluation reports only."""
+    found = {p.parent for folder in folders for p in folder.rglob("results.json")}
+    found |= {p.parent.parent for folder in folders for name in EVAL_SETS
+              for p in folder.rglob(f"{name}_beam*/summary.json")}
+    return sorted(found)
+
+
 def table(folders: list[Path]) -> str:
     paper = paper_per_by_model()
     rows = []
-    for path in sorted(p for folder in folders for p in folder.rglob("results.json")):
-        r = json.loads(path.read_text())
+    for folder in run_folders(folders):
+        evaluated = [per for name in EVAL_SETS for per in evaluated_per(folder, name)]
+        if not (folder / "results.json").is_file():
+            rows.append((str(folder), folder.name, *["-"] * (len(COLUMNS) - 2),
+                         *digit_accuracy(folder), *evaluated))
+            continue
+        r = json.loads((folder / "results.json").read_text())
         noise = f"{r['weight_noise']:g}" if r.get("weight_noise") else "-"
-        rows.append((str(path.parent), r["model"].split(":")[0], f"{r['weights'] / 1e6:.2f}M",
+        rows.append((str(folder), r["model"].split(":")[0], f"{r['weights'] / 1e6:.2f}M",
                      r["optim"], noise, f"{r['epochs']:g}", f"{r['hours']:.2f}", r["device"],
                      *(percent(r, key) for key in ("dev_greedy", "dev_beam", "test_greedy",
                                                     "test_beam")),
                      paper.get(model_key(r), "-") if r["data"] == "timit" else "-",
-                     *digit_accuracy(path.parent), *evaluated_per(path.parent, "timit_sample")))
+                     *digit_accuracy(folder), *evaluated))
     columns = list(COLUMNS + DIGIT_COLUMNS + EVAL_COLUMNS)
-    # the paper's figure (full TIMIT only), digit accuracy and other corpora's PER: dropped
-    # when no row has them
+    # the paper's figure (full TIMIT only), digit accuracy and other sets' PER: dropped when
+    # no row has them
     for name in ("paper test", *DIGIT_COLUMNS, *EVAL_COLUMNS):
         index = columns.index(name)
         if all(row[index] == "-" for row in rows):

@@ -1,15 +1,17 @@
 """PER and digit accuracy of a CTC checkpoint on a prepared FSDD split or a manifest.
 
     python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192_fbank/best.pt [--split test] [--beam 1]
-    python scripts/score_digits.py best.pt --manifest data/fsdd_speaker4/test.jsonl
+    python scripts/score_digits.py best.pt --manifest data/fsdd_speaker4/test.jsonl --out report
 
 Two digit accuracies: free phone decoding (greedy or ``--beam``), each hypothesis read as
-the digit whose lexicon pronunciation is nearest in edit distance (``digit_from_phones``);
-and a ten-word grammar, the digit whose pronunciation has the highest CTC probability
-(``best_candidate``), as an isolated-digit recogniser decodes. The reference digit is read
-from the reference phones, which are the lexicon entry. Prints the figures and writes them to
-``digits_<split or manifest name>_beam<N>.json`` beside the checkpoint
-(``scripts/collect_results.py`` shows them).
+the digit with a pronunciation nearest in edit distance (``digit_from_phones``); and a
+ten-word grammar, the digit with the pronunciation of highest CTC probability
+(``best_candidate``), as an isolated-digit recogniser decodes. Pronunciations come from the
+lexicon the model was trained with (``data.lexicon`` of its config: every dictionary variant
+of each digit word). The reference digit is the manifest's ``digit`` field (FSDD's manifests
+have it), else the digit nearest the reference phones. Prints the figures and writes them to
+``<out>/digits_<split or manifest name>_beam<N>.json`` (``--out``, default ``digits/`` in the
+current directory; ``scripts/collect_results.py`` shows them when ``out`` is a run folder).
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ from phonelstm.scoring import forward_batches
 SILENCE = frozenset({"h#", "pau", "epi"})
 
 
-def digit_from_phones(phones: Sequence[str]) -> str:
-    """The digit whose pronunciation is closest (edit distance, silences ignored) to ``phones``."""
+def digit_from_phones(phones: Sequence[str], lexicon: dict[str, tuple[str, list[list[str]]]]
+                      ) -> str:
+    """The digit with a pronunciation closest (edit distance, silences ignored) to ``phones``."""
     spoken = [p for p in phones if p not in SILENCE]
-    lexicon = digit_lexicon()
 
     def distance(digit: str) -> int:
-        ref = [p for p in lexicon[digit][1] if p not in SILENCE]
-        return count_errors(ref, spoken).errors
+        return min(count_errors([p for p in pron if p not in SILENCE], spoken).errors
+                   for pron in lexicon[digit][1])
 
     return min(sorted(lexicon), key=distance)
 
@@ -55,6 +57,8 @@ def main() -> None:
                         help="or any manifest of digit recordings (e.g. another corpus's)")
     parser.add_argument("--beam", type=int, default=1)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path("digits"),
+                        help="folder for the JSON report (default: digits/)")
     args = parser.parse_args()
     device = resolve_device(args.device)
     config, vocab, model, extractor, normalizer = restore(load_checkpoint(args.checkpoint,
@@ -63,9 +67,11 @@ def main() -> None:
     name = args.manifest.stem if args.manifest else args.split
     references = {u.id: u.phones for u in utts}
     loader, _ = make_loader(utts, vocab, config, shuffle=False)
-    lexicon = digit_lexicon()
-    digits = sorted(lexicon)
-    grammar = [vocab.encode(lexicon[d][1]) for d in digits]
+    lexicon = digit_lexicon(config.data.lexicon)
+    # every pronunciation of every digit; a candidate's index says its digit
+    candidates = [(d, pron) for d in sorted(lexicon) for pron in lexicon[d][1]]
+    grammar = [vocab.encode(pron) for _, pron in candidates]
+    truths = {u.id: u.extra.get("digit") or digit_from_phones(u.phones, lexicon) for u in utts}
     scores, correct, correct_grammar = Scores(), 0, 0
     for out in forward_batches(model, loader, extractor, normalizer, config.features, device):
         hyps = ctc_decode(out.log_probs, out.lengths, args.beam)
@@ -73,15 +79,15 @@ def main() -> None:
         for utt_id, hyp, k in zip(out.batch.ids, hyps, best, strict=True):
             phones, ref = vocab.decode(hyp.ids), references[utt_id]
             scores.add(fold(ref, 39), fold(phones, 39))
-            truth = digit_from_phones(ref)
-            correct += digit_from_phones(phones) == truth
-            correct_grammar += digits[k] == truth
+            truth = truths[utt_id]
+            correct += digit_from_phones(phones, lexicon) == truth
+            correct_grammar += candidates[k][0] == truth
     accuracy = 100.0 * correct / len(utts)
     grammar_accuracy = 100.0 * correct_grammar / len(utts)
     print(f"{name}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "
           f"({correct}/{len(utts)}), with the ten-digit grammar {grammar_accuracy:.2f}% "
           f"({correct_grammar}/{len(utts)})")
-    out = args.checkpoint.parent / f"digits_{name}_beam{args.beam}.json"
+    out = args.out / f"digits_{name}_beam{args.beam}.json"
     atomic_write_text(out, json.dumps({
         "split": name, "beam": args.beam, "per": round(scores.errors.rate, 2),
         "digit_accuracy": round(accuracy, 2), "grammar_accuracy": round(grammar_accuracy, 2),

@@ -8,6 +8,7 @@ validates them (non-empty, unique ids, speaker-disjoint) and ``write_splits`` wr
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -113,6 +114,50 @@ def check_splits(splits: dict[str, list[Utterance]], where: str,
             raise DataError(f"{where}: speaker {speaker!r} is in more than one split "
                             f"({', '.join(s for s in SPLITS if s in found)}); "
                             "train/dev/test must be speaker-disjoint")
+
+
+def how_many(setting: float, total: int, key: str) -> int:
+    """A fraction (< 1) or a number of speakers, as a number."""
+    count = round(setting * total) if 0 < setting < 1 else int(setting)
+    if setting == 0:
+        return 0
+    if setting < 0 or (setting >= 1 and count != setting) or count < 1:
+        raise DataError(f"{key}={setting}: expected a fraction between 0 and 1 or a whole "
+                        "number of speakers")
+    return count
+
+
+def stratified_order(groups: dict[tuple[str, ...], list[str]], seed: int) -> list[str]:
+    """Every speaker, shuffled within its group, groups interleaved so that any first ``n``
+    holds each group in proportion to its size (and one of each as soon as ``n`` allows)."""
+    rng = random.Random(seed)
+    pools = {key: rng.sample(sorted(members), len(members))
+             for key, members in sorted(groups.items())}
+    taken = dict.fromkeys(pools, 0)
+    order: list[str] = []
+    for _ in range(sum(len(p) for p in pools.values())):
+        key = min((k for k in pools if taken[k] < len(pools[k])),
+                  key=lambda k: (taken[k] / len(pools[k]), k))
+        order.append(pools[key][taken[key]])
+        taken[key] += 1
+    return order
+
+
+def draw_held_out(group_of: dict[str, tuple[str, ...]], seed: int, dev: float, test: float,
+                  key: str) -> tuple[list[str], list[str]]:
+    """Dev and test speakers drawn from ``group_of`` (speaker -> group, e.g. gender) in
+    proportion to the groups (``stratified_order``); ``dev``/``test``: a fraction (< 1) or a
+    number of speakers (0: none), as ``<key>.dev_speakers``/``test_speakers`` say."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for speaker, group in group_of.items():
+        groups.setdefault(group, []).append(speaker)
+    order = stratified_order(groups, seed)
+    n_dev = how_many(dev, len(order), f"{key}.dev_speakers")
+    n_test = how_many(test, len(order), f"{key}.test_speakers")
+    if n_dev + n_test >= len(order):
+        raise DataError(f"{key}: {n_dev} dev + {n_test} test speakers leave none of the "
+                        f"{len(order)} training speakers for training")
+    return order[:n_dev], order[n_dev:n_dev + n_test]
 
 
 def split_by_config(utts: Iterable[Utterance], speakers: dict[str, Sequence[str]], key: str,

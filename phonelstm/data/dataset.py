@@ -145,6 +145,21 @@ def utterance_frames(utterances: Sequence[Utterance], cfg: FeatureConfig) -> lis
     return counts
 
 
+def check_ctc_fit(utterances: Sequence[Utterance], cfg: FeatureConfig, stack_frames: int,
+                  where: str) -> None:
+    """Every utterance has the output frames CTC needs for its phones at the model's frame
+    rate (one per phone, and a blank between two equal phones); else one line naming it."""
+    for utt, frames in zip(utterances, utterance_frames(utterances, cfg), strict=True):
+        outputs = -(-frames // stack_frames)
+        needed = len(utt.phones) + sum(a == b for a, b in zip(utt.phones[:-1], utt.phones[1:],
+                                                                 strict=True))
+        if outputs < needed:
+            raise DataError(f"{where}: utterance {utt.id} is too short for its labels at "
+                            f"model.stack_frames={stack_frames}: {outputs} output frames for "
+                            f"{len(utt.phones)} phones (CTC needs {needed}); lower "
+                            "model.stack_frames or leave the utterance out")
+
+
 class BucketBatchSampler(Sampler[list[int]]):
     """Batches of similar length, bounded by padded frames per batch, deterministic per epoch.
 

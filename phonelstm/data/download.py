@@ -18,6 +18,7 @@ import tarfile
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -67,8 +68,10 @@ def unpack(archive: Path, into: Path, where: str) -> None:
         raise DataError(f"{where}: cannot unpack the archive ({err}); nothing was kept") from None
 
 
-def download_corpus(url: str, dest: Path, top: str, sha256: str = "", size: int = 0) -> Path:
-    """Download the tarball at ``url`` and make its folder ``top`` the new folder ``dest``."""
+def download_corpus(url: str, dest: Path, top: str, sha256: str = "", size: int = 0,
+                    metadata: Sequence[str] = ()) -> Path:
+    """Download the tarball at ``url`` and make its folder ``top`` (a path in the archive) the
+    new folder ``dest``; the archive's files ``metadata`` go beside ``dest`` unless there."""
     if dest.exists():
         raise DataError(f"{dest}: already exists; remove it to download again")
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +84,10 @@ def download_corpus(url: str, dest: Path, top: str, sha256: str = "", size: int 
         folder = work / "unpacked" / top
         if not folder.is_dir():
             raise DataError(f"{url}: the archive has no {top}/ folder; nothing was kept")
+        for name in metadata:
+            source, target = work / "unpacked" / name, dest.parent / Path(name).name
+            if source.is_file() and not target.exists():
+                os.replace(source, target)
         os.replace(folder, dest)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -15,7 +15,8 @@ from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
 
 log = logging.getLogger("phonelstm.prepare")
 
-CORPORA = ("synth", "timit", "fsdd", "speechocean762", "manifest", "textgrid", "lhotse")
+CORPORA = ("synth", "timit", "fsdd", "speechocean762", "librispeech", "manifest", "textgrid",
+           "lhotse")
 EXPORTS = ("lhotse",)
 
 
@@ -56,11 +57,15 @@ def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
     elif cfg.corpus == "fsdd":
         from phonelstm.data.fsdd import prepare_fsdd
 
-        splits = prepare_fsdd(cfg.fsdd, cfg.root)
+        splits = prepare_fsdd(cfg.fsdd, cfg.lexicon, cfg.root)
     elif cfg.corpus == "speechocean762":
         from phonelstm.data.speechocean762 import prepare_speechocean762
 
         splits = prepare_speechocean762(cfg.speechocean762, cfg.root, out)
+    elif cfg.corpus == "librispeech":
+        from phonelstm.data.librispeech import prepare_librispeech
+
+        splits = prepare_librispeech(cfg.librispeech, cfg.lexicon, cfg.root, out)
     elif cfg.corpus == "lhotse":
         from phonelstm.data.lhotse_in import prepare_lhotse
 

@@ -32,13 +32,12 @@ or, in a copy without it, another such draw from ``train/``.
 from __future__ import annotations
 
 import logging
-import random
 import re
 from pathlib import Path
 
 from phonelstm.config import AlignedConfig, Speechocean762Config
 from phonelstm.data.aligned import PhoneMap, audio_duration
-from phonelstm.data.corpus import DataError, check_root, check_splits
+from phonelstm.data.corpus import DataError, check_root, check_splits, draw_held_out
 from phonelstm.data.download import download_corpus
 from phonelstm.data.manifest import Utterance
 
@@ -151,47 +150,13 @@ def read_half(root: Path, half: str, text_phone: Table, text_phone_path: Path,
     return utts
 
 
-def _how_many(setting: float, total: int, key: str) -> int:
-    """A fraction (< 1) or a number of speakers, as a number."""
-    count = round(setting * total) if 0 < setting < 1 else int(setting)
-    if setting <= 0 or (setting >= 1 and count != setting) or count < 1:
-        raise DataError(f"{key}={setting}: expected a fraction between 0 and 1 or a whole "
-                        "number of speakers")
-    return count
-
-
-def stratified_order(groups: dict[tuple[str, str], list[str]], seed: int) -> list[str]:
-    """Every speaker, shuffled within its group, groups interleaved so that any first ``n``
-    holds each group in proportion to its size (and one of each as soon as ``n`` allows)."""
-    rng = random.Random(seed)
-    pools = {key: rng.sample(sorted(members), len(members))
-             for key, members in sorted(groups.items())}
-    taken = dict.fromkeys(pools, 0)
-    order: list[str] = []
-    for _ in range(sum(len(p) for p in pools.values())):
-        key = min((k for k in pools if taken[k] < len(pools[k])),
-                  key=lambda k: (taken[k] / len(pools[k]), k))
-        order.append(pools[key][taken[key]])
-        taken[key] += 1
-    return order
-
-
 def draw_speakers(utts: list[Utterance], cfg: Speechocean762Config,
                   with_test: bool) -> tuple[list[str], list[str]]:
     """Dev speakers (and test speakers when ``with_test``) drawn from the training half."""
     group_of = {u.speaker: ("child" if u.extra["age"] < cfg.child_age else "adult",
                             u.extra["gender"]) for u in utts}
-    groups: dict[tuple[str, str], list[str]] = {}
-    for speaker, group in group_of.items():
-        groups.setdefault(group, []).append(speaker)
-    order = stratified_order(groups, cfg.seed)
-    dev = _how_many(cfg.dev_speakers, len(order), f"data.{NAME}.dev_speakers")
-    test = _how_many(cfg.test_speakers, len(order), f"data.{NAME}.test_speakers") \
-        if with_test else 0
-    if dev + test >= len(order):
-        raise DataError(f"data.{NAME}: {dev} dev + {test} test speakers leave none of the "
-                        f"{len(order)} training speakers for training")
-    return order[:dev], order[dev:dev + test]
+    return draw_held_out(group_of, cfg.seed, cfg.dev_speakers,
+                         cfg.test_speakers if with_test else 0, f"data.{NAME}")
 
 
 def find_corpus(root: str | None, out: Path, cfg: Speechocean762Config) -> Path:

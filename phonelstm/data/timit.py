@@ -87,6 +87,18 @@ def read_phn(path: Path, sample_rate: int,
     return phones, segments
 
 
+def read_words(path: Path) -> str:
+    """The words of a ``.wrd`` file (``<start> <end> <word>`` lines), space-separated."""
+    words = []
+    for lineno, line in enumerate(path.read_text(encoding="ascii", errors="replace")
+                                  .splitlines(), 1):
+        fields = line.split()
+        if fields and len(fields) != 3:
+            raise TimitError(f"{path}:{lineno}: expected '<start> <end> <word>', got {line!r}")
+        words += fields[2:]
+    return " ".join(words)
+
+
 def _audio_for(phn: Path, siblings: dict[str, Path]) -> Path | None:
     stem = phn.stem.lower()
     for name in (f"{stem}.wav.wav", f"{stem}.wav", f"{stem}.sph"):
@@ -122,10 +134,13 @@ def scan(root: Path, include_sa: bool = False) -> Iterator[tuple[Utterance, str 
             except (sf.LibsndfileError, RuntimeError) as err:
                 raise TimitError(f"{audio}: cannot read audio header ({err})") from None
             phones, segments = read_phn(phn, info.samplerate, info.frames)
+            extra = {"region": region} if region else {}
+            wrd = siblings.get(f"{phn.stem.lower()}.wrd")
+            if wrd is not None:
+                extra["text"] = read_words(wrd)
             yield Utterance(id=f"{speaker}_{sentence}", audio=str(audio), speaker=speaker,
                             phones=phones, segments=segments,
-                            duration=info.frames / info.samplerate,
-                            extra={"region": region} if region else {}), subset
+                            duration=info.frames / info.samplerate, extra=extra), subset
 
 
 def _standard_split(found: list[tuple[Utterance, str | None]], cfg: TimitConfig,

@@ -24,10 +24,10 @@ from tqdm import tqdm
 
 from phonelstm.config import TrainConfig
 from phonelstm.data.corpus import DataError
-from phonelstm.data.dataset import BucketBatchSampler
+from phonelstm.data.dataset import BucketBatchSampler, check_ctc_fit
 from phonelstm.data.loader import make_loader
 from phonelstm.data.manifest import read_manifest
-from phonelstm.data.prepare import load_split, prepare_corpus
+from phonelstm.data.prepare import load_split, manifest_path, prepare_corpus
 from phonelstm.device import resolve_device
 from phonelstm.features import FeatureExtractor, Normalizer
 from phonelstm.model import build_model, describe
@@ -136,8 +136,14 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         prepare_corpus(cfg.data)
     distributed.barrier(ctx)  # the other ranks read the manifests rank 0 prepared
     # data.train_repeat oversamples a small corpus beside a large data.extra_train one
-    corpus_utts = [u for name in cfg.data.train_manifests for u in load_split(cfg.data, name)]
-    extra_utts = [u for path in cfg.data.extra_train for u in read_manifest(path)]
+    sources = {str(manifest_path(cfg.data, name)): load_split(cfg.data, name)
+               for name in cfg.data.train_manifests}
+    corpus_utts = [u for utts in sources.values() for u in utts]
+    extra = {path: read_manifest(path) for path in cfg.data.extra_train}
+    extra_utts = [u for utts in extra.values() for u in utts]
+    if cfg.trainer.task == "ctc":
+        for where, utts in (sources | extra).items():
+            check_ctc_fit(utts, cfg.features, cfg.model.stack_frames, where)
     train_utts = corpus_utts * cfg.data.train_repeat + extra_utts
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
     for split, utts in (("train", train_utts), ("dev", dev_utts)):

@@ -1,23 +1,27 @@
 #!/usr/bin/env bash
-# English phone recognition from freely licensed speech only (CPU): speechocean762 (real
-# learners of English, canonical phones), three FSDD speakers and the synthetic corpus.
-# Scored on speechocean762 dev/test speakers, on the 8 hand-labelled TIMIT-sample speakers
-# (a corpus it never trains on) and as digit accuracy on the fourth FSDD speaker.
+# English phone recognition from freely licensed speech only (CPU, 2 threads): LibriSpeech
+# (native US English, phones from the lexicon), speechocean762 (real learners of English,
+# canonical phones), three FSDD speakers and the synthetic corpus. Scored on LibriSpeech and
+# speechocean762 speakers it never trained on, on the 8 hand-labelled TIMIT-sample speakers (a
+# corpus it never trains on), as digit accuracy on the fourth FSDD speaker, and beside
+# PocketSphinx on the same utterances.
 # Usage: recipes/free_english_ctc/run.sh [more phonelstm-train overrides...]
-# Corpus folders (defaults: ../shared/data/...): SPEECHOCEAN762 (when missing, the release
-# is downloaded from OpenSLR), FSDD (a clone of the FSDD repository), TIMIT_SAMPLE (NLTK's).
+# Corpus folders (defaults: ../shared/data/...): LIBRISPEECH and SPEECHOCEAN762 (when missing,
+# downloaded from OpenSLR), FSDD (a clone of the FSDD repository), TIMIT_SAMPLE (NLTK's).
 set -euo pipefail
 source "$(dirname "$0")/../path.sh"
 name=${NAME:-free_english_ctc}
-exp=exp/speechocean762/$name
-so=${SPEECHOCEAN762:-../shared/data/speechocean762}
-so_root=$([[ -d $so ]] && echo "data.root=$so" || echo "data.root=null")
+exp=exp/librispeech/$name
+root_of() { [[ -d $1 ]] && echo "data.root=$1" || echo "data.root=null"; }
+ls_root=$(root_of "${LIBRISPEECH:-../shared/data/librispeech}")
+so_root=$(root_of "${SPEECHOCEAN762:-../shared/data/speechocean762}")
 fsdd=${FSDD:-../shared/data/fsdd}
 timit=${TIMIT_SAMPLE:-../shared/data/timit_sample}
 speakers='[fvmh0,mcpm0,faem0,marc0,falk0,madc0,falr0,maeb0]'
 
 $PYTHON -m phonelstm.prepare                                    # synthetic speech
-$PYTHON -m phonelstm.prepare data=speechocean762 "$so_root"     # dev/test speakers by seed
+$PYTHON -m phonelstm.prepare data=librispeech "$ls_root"        # dev/test speakers by seed
+$PYTHON -m phonelstm.prepare data=speechocean762 "$so_root"
 # FSDD: george, jackson and lucas train; nicolas is the unseen digit test speaker
 $PYTHON -m phonelstm.prepare data=fsdd data.root="$fsdd" data.dir=data/fsdd_free \
     'data.fsdd.train_speakers=[george,jackson,lucas]' 'data.fsdd.dev_speakers=[]'
@@ -25,19 +29,28 @@ $PYTHON -m phonelstm.prepare data=fsdd data.root="$fsdd" data.dir=data/fsdd_free
 $PYTHON -m phonelstm.prepare data=timit_sample data.root="$timit" \
     data.dir=data/timit_sample_eval 'data.timit.train_speakers=[]' \
     'data.timit.dev_speakers=[]' "data.timit.test_speakers=$speakers"
-# conf/experiment/free_english_ctc.yaml; early stopping on the speechocean762 dev speakers
-$PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="$name" "$@"
-# second phase (Graves et al. 2013): Gaussian weight noise, from the best checkpoint
-$PYTHON -m phonelstm.train experiment=free_english_ctc "$so_root" name="${name}_noise" \
-    trainer.init_from=$exp/best.pt trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
-noise=${exp}_noise
-# the model to ship: weights and feature statistics only
-$PYTHON scripts/export_model.py $noise/best.pt $noise/free_english_ctc.pt
-for beam in 1 16; do
-    $PYTHON -m phonelstm.evaluate checkpoint=$noise/free_english_ctc.pt beam=$beam \
-        data=data/timit_sample_eval/test.jsonl out=$noise/timit_sample_beam$beam overwrite=true \
-        plot_utterances=0
-    $PYTHON scripts/score_digits.py $noise/free_english_ctc.pt --beam $beam \
-        --manifest data/fsdd_free/test.jsonl
+
+# phase 0: the synthetic corpus alone, 4 epochs, so that phase 1 starts past CTC's all-blank
+# first epochs
+$PYTHON -m phonelstm.train experiment=free_english_ctc data=synth 'data.extra_train=[]' \
+    data.train_repeat=1 trainer.max_epochs=4 trainer.beam=1 name="${name}_synth" "$@"
+# phase 1 (conf/experiment/free_english_ctc.yaml): every corpus, early stopping on the
+# LibriSpeech dev speakers
+$PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="$name" \
+    trainer.init_from="exp/synth/${name}_synth/best.pt" "$@"
+# pronunciation variants chosen by the phase-1 model (CTC re-labelling) for LibriSpeech
+for split in train dev; do
+    $PYTHON scripts/relabel.py "$exp/best.pt" "data/librispeech/$split.jsonl" \
+        --out "data/librispeech/${split}_variants.jsonl"
 done
-$PYTHON scripts/collect_results.py $exp $noise --readme recipes/free_english_ctc/README.md
+# phase 2 (Graves et al. 2013): Gaussian weight noise, from the best checkpoint, on them
+$PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="${name}_noise" \
+    'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants \
+    trainer.init_from="$exp/best.pt" trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
+# the model to ship (weights and feature statistics only), scored with the peer beside it
+noise=${exp}_noise
+$PYTHON scripts/export_model.py "$noise/best.pt" "$noise/free_english_ctc.pt"
+recipes/free_english_ctc/score.sh "$noise/free_english_ctc.pt" "$noise"
+recipes/free_english_ctc/score.sh pocketsphinx exp/librispeech/pocketsphinx
+$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$noise" \
+    exp/librispeech/pocketsphinx --readme recipes/free_english_ctc/README.md

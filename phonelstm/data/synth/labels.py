@@ -9,7 +9,9 @@ from phonelstm.data.synth import SynthError
 # eSpeak NG English phoneme mnemonics (stress marks stripped) -> TIMIT-61 phones. A span that
 # maps to two phones is split at _LATE_SHARE. Stop closures are not eSpeak phonemes: they are
 # found in the signal (see label_utterance). Every phoneme eSpeak emits for the 720 sentences in
-# the 8 accents at the rates used here is listed; anything else raises SynthError.
+# the 8 accents at the rates used here is listed, and every one its en-us voice emitted for
+# 30,000 CMUdict words (the lexicon's fallback, phonelstm.lexicon); anything else raises
+# SynthError.
 ESPEAK_TO_TIMIT: dict[str, tuple[str, ...]] = {
     # Pauses; leading and trailing silence becomes h#.
     "_": ("pau",),
@@ -29,6 +31,7 @@ ESPEAK_TO_TIMIT: dict[str, tuple[str, ...]] = {
     "dZ": ("jh",),
     "t#": ("dx",),  # flap, "butter" (en-us)
     "?": ("q",),  # glottal stop
+    "x": ("k",),  # velar fricative of borrowed words, "Bach"; TIMIT has none
     # Fricatives. eSpeak has one h; TIMIT's voiced hv is not distinguished.
     "f": ("f",),
     "v": ("v",),
@@ -46,6 +49,7 @@ ESPEAK_TO_TIMIT: dict[str, tuple[str, ...]] = {
     "n-": ("en",),  # syllabic n, "button"
     # Liquids and glides.
     "l": ("l",),
+    "l#": ("l",),  # voiceless Welsh ll, "Llanview"
     "@L": ("el",),  # syllabic l, "little"
     "r": ("r",),
     "r-": ("r",),  # linking r, "far away"
@@ -78,6 +82,9 @@ ESPEAK_TO_TIMIT: dict[str, tuple[str, ...]] = {
     "@": ("ax",),
     "@2": ("ax",),  # schwa of "the", "to" before a consonant
     "@5": ("ax",),  # rounded schwa of "to" (en-gb-x-rp)
+    "@-": ("ax",),  # schwa before a syllabic consonant, "national"
+    "O": ("ao",),  # short [ɔ] of borrowed names, "Alwyn"
+    "A~": ("aa",),  # French nasal vowel, "Blanc"
     "IR": ("er",),  # NURSE [əɹ] (en-gb-scotland)
     # Diphthongs. Non-rhotic centring diphthongs [Və] are V + ax.
     "eI": ("ey",),
