@@ -12,7 +12,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,lhotse]'
+	$(PY) -m pip install -q -e '.[dev,lhotse,peer]'
 	touch $(STAMP)
 
 # Train and evaluate the embedded default, then decode two real recordings with the shipped model.

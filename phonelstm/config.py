@@ -70,6 +70,9 @@ class Speechocean762Config:
     """speechocean762 (OpenSLR 101); see ``phonelstm.data.speechocean762``."""
 
     seed: int = 0  # draw of the dev (and test) speakers
+    # text-phone: the corpus's canonical phones of each word (resource/text-phone) |
+    # lexicon: its text pronounced by phonelstm.lexicon (data.lexicon), as LibriSpeech's is
+    phones: str = "text-phone"
     dev_speakers: float = 0.1  # held out of train/ for dev: a fraction (< 1) or a number
     test_speakers: float = 0.1  # only when the copy has no test/: held out of train/ likewise
     child_age: int = 16  # younger speakers are children; draws are by age group and gender

@@ -2,11 +2,13 @@
 
 ``corpus=manifest`` reads ``data.root``: one ``.tsv``/``.jsonl`` file, or a folder holding
 ``{train,dev,test}.{tsv,jsonl}``. A TSV starts with a header naming its columns: ``audio``
-and ``phones`` (space-separated) are required; ``times`` (N+1 space-separated boundaries in
-seconds for N phones: each phone runs from its boundary to the next), ``speaker`` (default:
-the audio's folder name), ``id`` (default ``<speaker>_<audio stem>``) and ``split`` are
-optional. A JSONL has the manifest fields of ``phonelstm.data.manifest`` (plus ``split``).
-Relative audio paths are taken from the file's folder.
+and ``phones`` (space-separated) are required, or instead of phones ``text``: the words,
+which ``phonelstm.lexicon`` (``data.lexicon``) pronounces in TIMIT-61 (no phone times then);
+``times`` (N+1 space-separated boundaries in seconds for N phones: each phone runs from its
+boundary to the next), ``speaker`` (default: the audio's folder name), ``id`` (default
+``<speaker>_<audio stem>``) and ``split`` are optional. A JSONL has the manifest fields of
+``phonelstm.data.manifest`` (plus ``split``). Relative audio paths are taken from the file's
+folder.
 
 ``corpus=textgrid`` reads a folder of ``<name>.TextGrid`` files with audio beside them
 (``<name>.wav``/``.flac``), as the Montreal Forced Aligner writes (``<speaker>/<utt>``):
@@ -30,7 +32,7 @@ from pathlib import Path
 import soundfile as sf
 from praatio import textgrid
 
-from phonelstm.config import AlignedConfig, LhotseConfig
+from phonelstm.config import AlignedConfig, LexiconConfig, LhotseConfig
 from phonelstm.data.corpus import (
     DataError,
     check_root,
@@ -39,6 +41,7 @@ from phonelstm.data.corpus import (
     split_by_config,
 )
 from phonelstm.data.manifest import SPLITS, ManifestError, Utterance, read_manifest
+from phonelstm.lexicon import Lexicon, words_of
 from phonelstm.phones import TIMIT61
 
 ARPABET_MAP = "arpabet_timit.map"
@@ -124,15 +127,30 @@ def _check_end(segments: Segments | None, duration: float, where: str) -> None:
                         f"of its audio ({duration:.3f} s)")
 
 
-def _read_tsv(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | None]]:
+def _times(row: dict, count: int, where: str) -> Segments | None:
+    """The ``times`` column (``count`` + 1 boundaries) as phone segments, if given."""
+    if not row.get("times"):
+        return None
+    try:
+        bounds = [float(t) for t in row["times"].split()]
+    except ValueError:
+        raise DataError(f"{where}: times must be numbers") from None
+    if len(bounds) != count + 1 or bounds != sorted(bounds):
+        raise DataError(f"{where}: times must be {count + 1} increasing boundaries for "
+                        f"{count} phones, got {len(bounds)}")
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def _read_tsv(path: Path, phone_map: PhoneMap,
+              lexicon_cfg: LexiconConfig) -> list[tuple[Utterance, str | None]]:
     with open(path, encoding="utf-8", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
         header = rows[0].keys() if rows else []
-    missing = [c for c in ("audio", "phones") if c not in header]
-    if missing:
-        raise DataError(f"{path}: the header must name the columns audio and phones "
-                        f"(missing: {', '.join(missing)})")
+    if "audio" not in header or not {"phones", "text"} & set(header):
+        raise DataError(f"{path}: the header must name the columns audio and phones (or text: "
+                        f"words, pronounced by the lexicon); found: {', '.join(header)}")
     found = []
+    lexicon = None  # read on the first row with only a text
     for lineno, row in enumerate(rows, 2):
         where = f"{path}:{lineno}"
         if None in row:
@@ -143,24 +161,24 @@ def _read_tsv(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | No
                             f"tab-separated fields (missing: {', '.join(short)})")
         audio = Path(row["audio"])
         audio = audio if audio.is_absolute() else path.parent / audio
-        symbols = row["phones"].split()
-        segments = None
-        if row.get("times"):
-            try:
-                bounds = [float(t) for t in row["times"].split()]
-            except ValueError:
-                raise DataError(f"{where}: times must be numbers") from None
-            if len(bounds) != len(symbols) + 1 or bounds != sorted(bounds):
-                raise DataError(f"{where}: times must be {len(symbols) + 1} increasing "
-                                f"boundaries for {len(symbols)} phones, got {len(bounds)}")
-            segments = list(zip(bounds[:-1], bounds[1:], strict=True))
-        phones, segments = phone_map.convert(symbols, segments, where)
+        symbols = (row.get("phones") or "").split()
+        if symbols:
+            phones, segments = phone_map.convert(symbols, _times(row, len(symbols), where),
+                                                 where)
+        elif words_of(row.get("text") or ""):
+            if row.get("times"):
+                raise DataError(f"{where}: times need phones (a text has no phone times)")
+            lexicon = lexicon or Lexicon(lexicon_cfg)
+            phones, segments = lexicon.sentence(words_of(row["text"]), where), None
+        else:
+            raise DataError(f"{where}: neither phones nor text")
         duration = audio_duration(audio, where)
         _check_end(segments, duration, where)
         speaker = row.get("speaker") or audio.parent.name
+        extra = {"text": row["text"]} if row.get("text") else {}
         found.append((Utterance(id=row.get("id") or f"{speaker}_{audio.stem}", audio=str(audio),
                                 speaker=speaker, phones=phones, segments=segments,
-                                duration=duration), row.get("split") or None))
+                                duration=duration, extra=extra), row.get("split") or None))
     return found
 
 
@@ -179,22 +197,24 @@ def _read_jsonl(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | 
     return found
 
 
-def _read_table(path: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | None]]:
+def _read_table(path: Path, phone_map: PhoneMap,
+                lexicon_cfg: LexiconConfig) -> list[tuple[Utterance, str | None]]:
     if path.suffix.lower() == ".tsv":
-        return _read_tsv(path, phone_map)
+        return _read_tsv(path, phone_map, lexicon_cfg)
     if path.suffix.lower() == ".jsonl":
         return _read_jsonl(path, phone_map)
     raise DataError(f"{path}: expected a .tsv or .jsonl file")
 
 
-def scan_manifest(root: Path, phone_map: PhoneMap) -> list[tuple[Utterance, str | None]]:
+def scan_manifest(root: Path, phone_map: PhoneMap,
+                  lexicon_cfg: LexiconConfig) -> list[tuple[Utterance, str | None]]:
     if root.is_file():
-        return _read_table(root, phone_map)
+        return _read_table(root, phone_map, lexicon_cfg)
     found = []
     for split in SPLITS:
         files = [p for p in (root / f"{split}.tsv", root / f"{split}.jsonl") if p.is_file()]
         for path in files:
-            found += [(utt, split) for utt, _ in _read_table(path, phone_map)]
+            found += [(utt, split) for utt, _ in _read_table(path, phone_map, lexicon_cfg)]
     return found
 
 
@@ -228,12 +248,13 @@ def scan_textgrids(root: Path, cfg: AlignedConfig,
     return found
 
 
-def prepare_aligned(cfg: AlignedConfig, root: str | None, corpus: str) -> dict:
+def prepare_aligned(cfg: AlignedConfig, root: str | None, corpus: str,
+                    lexicon_cfg: LexiconConfig) -> dict:
     """Read a manifest table or a TextGrid folder into validated train/dev/test splits."""
     path = check_root(root, corpus)
     phone_map = PhoneMap(cfg)
     found = (scan_textgrids(path, cfg, phone_map) if corpus == "textgrid"
-             else scan_manifest(path, phone_map))
+             else scan_manifest(path, phone_map, lexicon_cfg))
     if not found:
         what = ("TextGrid files" if corpus == "textgrid"
                 else "utterances ({train,dev,test}.tsv/.jsonl)")

@@ -117,8 +117,8 @@ def check_splits(splits: dict[str, list[Utterance]], where: str,
 
 
 def how_many(setting: float, total: int, key: str) -> int:
-    """A fraction (< 1) or a number of speakers, as a number."""
-    count = round(setting * total) if 0 < setting < 1 else int(setting)
+    """A fraction (< 1; at least one speaker) or a number of speakers, as a number."""
+    count = max(round(setting * total), 1) if 0 < setting < 1 else int(setting)
     if setting == 0:
         return 0
     if setting < 0 or (setting >= 1 and count != setting) or count < 1:

@@ -61,7 +61,7 @@ def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
     elif cfg.corpus == "speechocean762":
         from phonelstm.data.speechocean762 import prepare_speechocean762
 
-        splits = prepare_speechocean762(cfg.speechocean762, cfg.root, out)
+        splits = prepare_speechocean762(cfg.speechocean762, cfg.root, out, cfg.lexicon)
     elif cfg.corpus == "librispeech":
         from phonelstm.data.librispeech import prepare_librispeech
 
@@ -73,7 +73,7 @@ def prepare_corpus(cfg: DataConfig, force: bool = False) -> Path:
     else:
         from phonelstm.data.aligned import prepare_aligned
 
-        splits = prepare_aligned(cfg.aligned, cfg.root, cfg.corpus)
+        splits = prepare_aligned(cfg.aligned, cfg.root, cfg.corpus, cfg.lexicon)
     write_splits(out, splits)
     return out
 

@@ -22,7 +22,9 @@ says, not what each learner said. Into TIMIT-61, as TIMIT writes its transcripti
 - ``h#`` at both ends for the silence around the sentence.
 ``WE CALL IT BEAR`` (``W IY0 | K AO0 L | IH0 T | B EH0 R``) becomes
 ``h# w iy kcl k ao l ih tcl t bcl b eh r h#``. The lexicon is partly British (``NOT`` =
-``N AH0 T``, ``HERE`` = ``HH IH AH0``); those phones are kept as it writes them.
+``N AH0 T``, ``HERE`` = ``HH IH AH0``); those phones are kept as it writes them. With
+``data.speechocean762.phones=lexicon`` the text is pronounced by ``phonelstm.lexicon``
+instead (American CMUdict, flapping and reductions), as LibriSpeech's is.
 
 Splits: dev speakers are drawn from ``train/`` (seeded, in proportion to the age groups and
 genders, so dev holds children and adults, women and men); test is the release's ``test/``,
@@ -35,11 +37,12 @@ import logging
 import re
 from pathlib import Path
 
-from phonelstm.config import AlignedConfig, Speechocean762Config
+from phonelstm.config import AlignedConfig, LexiconConfig, Speechocean762Config
 from phonelstm.data.aligned import PhoneMap, audio_duration
 from phonelstm.data.corpus import DataError, check_root, check_splits, draw_held_out
 from phonelstm.data.download import download_corpus
 from phonelstm.data.manifest import Utterance
+from phonelstm.lexicon import Lexicon, words_of
 
 log = logging.getLogger("phonelstm.data")
 
@@ -120,8 +123,9 @@ def _speaker_info(folder: Path) -> dict[str, tuple[int, str]]:
 
 
 def read_half(root: Path, half: str, text_phone: Table, text_phone_path: Path,
-              phone_map: PhoneMap) -> list[Utterance]:
-    """The utterances of ``root/half`` (``train`` or ``test``) with phones and durations."""
+              phone_map: PhoneMap, lexicon: Lexicon | None = None) -> list[Utterance]:
+    """The utterances of ``root/half`` (``train`` or ``test``) with phones and durations: the
+    canonical phones of ``text_phone``, or the ``lexicon``'s when given."""
     folder = root / half
     scp = folder / "wav.scp"
     wavs, texts = read_table(scp), read_table(folder / "text")
@@ -138,8 +142,9 @@ def read_half(root: Path, half: str, text_phone: Table, text_phone_path: Path,
             raise DataError(f"{folder / 'spk2age'}: no age for speaker {speaker} (utterance "
                             f"{utt})")
         words = texts[utt][1].split()
-        phones = sentence_phones(utt, words, text_phone, text_phone_path, phone_map,
-                                 f"{folder / 'text'}:{texts[utt][0]}")
+        where = f"{folder / 'text'}:{texts[utt][0]}"
+        phones = (lexicon.sentence(words_of(" ".join(words)), where) if lexicon else
+                  sentence_phones(utt, words, text_phone, text_phone_path, phone_map, where))
         audio = root / relative
         age, gender = speakers[speaker]
         utts.append(Utterance(id=utt, audio=str(audio), speaker=speaker, phones=phones,
@@ -171,7 +176,8 @@ def find_corpus(root: str | None, out: Path, cfg: Speechocean762Config) -> Path:
     return download_corpus(cfg.url, copy, NAME, cfg.sha256, cfg.archive_bytes)
 
 
-def prepare_speechocean762(cfg: Speechocean762Config, root: str | None, out: Path) -> dict:
+def prepare_speechocean762(cfg: Speechocean762Config, root: str | None, out: Path,
+                           lexicon_cfg: LexiconConfig | None = None) -> dict:
     """Read the corpus (downloading it when needed) into speaker-disjoint train/dev/test."""
     path = find_corpus(root, out, cfg)
     text_phone_path = path / "resource" / "text-phone"
@@ -182,11 +188,14 @@ def prepare_speechocean762(cfg: Speechocean762Config, root: str | None, out: Pat
         raise DataError(f"{text_phone_path}: not found (the canonical phones of each word)")
     text_phone = read_table(text_phone_path)
     phone_map = PhoneMap(AlignedConfig(phone_map="arpabet"))
-    train = read_half(path, "train", text_phone, text_phone_path, phone_map)
+    if cfg.phones not in ("text-phone", "lexicon"):
+        raise DataError(f"data.{NAME}.phones={cfg.phones!r}: expected text-phone or lexicon")
+    lexicon = Lexicon(lexicon_cfg or LexiconConfig()) if cfg.phones == "lexicon" else None
+    train = read_half(path, "train", text_phone, text_phone_path, phone_map, lexicon)
     has_test = (path / "test").is_dir()
     dev_speakers, test_speakers = draw_speakers(train, cfg, with_test=not has_test)
     if has_test:
-        test = read_half(path, "test", text_phone, text_phone_path, phone_map)
+        test = read_half(path, "test", text_phone, text_phone_path, phone_map, lexicon)
     else:
         log.warning("%s has no test/ (the release's test half): test speakers are drawn from "
                     "train/ (data.%s.test_speakers)", path, NAME)

@@ -19,7 +19,9 @@ Splits (``timit.split``):
   logged as warnings; a split with no speaker at all is an error.
 - ``speakers``: ``timit.{train,dev,test}_speakers`` lists (for the sample or a subset);
 - ``regions``: ``timit.{train,dev,test}_regions`` dialect-region lists (``dr1`` ... ``dr8``).
-Each utterance records its dialect region in the manifest field ``region``.
+Each utterance records its dialect region in the manifest field ``region``, and the words of
+its ``.wrd`` file, when there is one, in ``text`` (what ``phonelstm.lexicon`` pronounces, e.g.
+to measure how close canonical phones come to the hand labels: ``scripts/lexicon_report.py``).
 """
 
 from __future__ import annotations
