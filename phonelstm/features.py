@@ -39,8 +39,6 @@ triangles linear in Hz between mel-spaced points, which moves log-mel values by 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import librosa
 import numpy as np
 import scipy.fft
@@ -48,11 +46,9 @@ import torch
 import torchaudio.functional as AF
 from torch import Tensor, nn
 
+from phonelstm.batch import Batch
 from phonelstm.config import FeatureConfig
 from phonelstm.errors import PhonelstmError
-
-if TYPE_CHECKING:
-    from phonelstm.data.dataset import Batch
 
 _LOG_FLOOR = float(np.finfo(np.float32).eps)  # what Kaldi floors its logs at
 _FMIN = 20.0

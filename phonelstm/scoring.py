@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from phonelstm.batch import Batch
 from phonelstm.config import FeatureConfig
-from phonelstm.data.dataset import Batch
 from phonelstm.decoding import ctc_decode
 from phonelstm.features import FeatureExtractor, Normalizer, raw_batch_features
 from phonelstm.metrics import ConfusionMatrix, Scores

@@ -4,9 +4,10 @@ import pytest
 import torch
 
 from phonelstm.audio import load_audio
+from phonelstm.batch import Batch
 from phonelstm.config import AugmentConfig, FeatureConfig
 from phonelstm.data.augment import AugmentError, WaveAugment, change_speed, telephone
-from phonelstm.data.dataset import Batch, frame_labels
+from phonelstm.data.dataset import frame_labels
 from phonelstm.data.manifest import Utterance
 from phonelstm.data.timit import read_phn
 from phonelstm.features import num_frames

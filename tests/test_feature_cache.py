@@ -18,8 +18,8 @@ from phonelstm.config import (
     TrainerConfig,
 )
 from phonelstm.data.dataset import SpeechDataset, collate
+from phonelstm.data.feature_cache import FeatureCache
 from phonelstm.data.manifest import read_manifest, write_manifest
-from phonelstm.feature_cache import FeatureCache
 from phonelstm.features import FeatureExtractor
 from phonelstm.phones import TIMIT61, Vocabulary
 from phonelstm.training.loop import train

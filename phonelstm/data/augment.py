@@ -33,8 +33,8 @@ import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
+from phonelstm.batch import Batch
 from phonelstm.config import AugmentConfig, FeatureConfig
-from phonelstm.data.dataset import Batch
 from phonelstm.errors import PhonelstmError
 from phonelstm.features import frame_params, num_frames
 from phonelstm.losses import IGNORE

@@ -17,6 +17,7 @@ from torch import Tensor
 from torch.utils.data import Dataset, Sampler
 
 from phonelstm.audio import AudioError
+from phonelstm.batch import Batch
 from phonelstm.config import FeatureConfig
 from phonelstm.data.corpus import DataError
 from phonelstm.data.manifest import Utterance
@@ -25,7 +26,7 @@ from phonelstm.losses import IGNORE
 from phonelstm.phones import Vocabulary
 
 if TYPE_CHECKING:
-    from phonelstm.feature_cache import FeatureCache
+    from phonelstm.data.feature_cache import FeatureCache
 
 
 
@@ -80,24 +81,6 @@ class SpeechDataset(Dataset):
             labels = frame_labels(utt, n_frames, self.vocab, self.cfg)
         targets = torch.tensor(self.vocab.encode(utt.phones), dtype=torch.long)
         return Example(utt.id, wave, targets, labels, feats)
-
-
-@dataclass
-class Batch:
-    ids: list[str]
-    wave: Tensor | None  # (B, N) zero-padded; None when feats are given
-    wave_lengths: Tensor | None  # (B,)
-    targets: Tensor  # (B, L) zero-padded
-    target_lengths: Tensor  # (B,)
-    frame_labels: Tensor | None  # (B, T) padded with IGNORE
-    feats: Tensor | None = None  # (B, T, F) cached un-normalised features, zero-padded
-    feat_lengths: Tensor | None = None  # (B,) frames
-
-    def to(self, device: torch.device | str) -> Batch:
-        move = lambda x: None if x is None else x.to(device, non_blocking=True)  # noqa: E731
-        return Batch(self.ids, move(self.wave), move(self.wave_lengths), move(self.targets),
-                     self.target_lengths.to(device), move(self.frame_labels), move(self.feats),
-                     move(self.feat_lengths))
 
 
 def collate(examples: list[Example]) -> Batch:

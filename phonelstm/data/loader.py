@@ -9,8 +9,8 @@ from torch.utils.data import DataLoader
 
 from phonelstm.config import TrainConfig
 from phonelstm.data.dataset import BucketBatchSampler, SpeechDataset, collate, utterance_frames
+from phonelstm.data.feature_cache import FeatureCache
 from phonelstm.data.manifest import Utterance
-from phonelstm.feature_cache import FeatureCache
 from phonelstm.phones import Vocabulary
 
 

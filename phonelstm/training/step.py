@@ -29,10 +29,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
 
+from phonelstm.batch import Batch
 from phonelstm.config import FeatureConfig, TrainConfig
 from phonelstm.data.augment import WaveAugment
 from phonelstm.data.augment import enabled as augment_enabled
-from phonelstm.data.dataset import Batch, round_up
+from phonelstm.data.dataset import round_up
 from phonelstm.features import (
     FeatureExtractor,
     Normalizer,
