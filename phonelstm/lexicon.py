@@ -28,9 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 from phonelstm.config import LexiconConfig
-from phonelstm.data.corpus import DataError, resource_path
+from phonelstm.data.corpus import DataError, read_list, resource_path
 
 SHIPPED = "cmudict"  # lexicon.dictionary naming the shipped CMUdict
 _SHIPPED_FILE = "cmudict.dict.xz"
@@ -51,6 +52,9 @@ _VARIANT = re.compile(r"^(.+)\(\d+\)$")
 _NUMBER = re.compile(r"^\d*\.?\d+$")
 _WORD_CHARS = re.compile(r"[^a-z0-9'\-]+")
 
+if TYPE_CHECKING:
+    from phonelstm.data.synth.espeak import Espeak
+
 # One phone of a pronunciation: a TIMIT-61 symbol and, for vowels, its stress (0 unstressed,
 # 1 primary, 2 secondary; None for consonants).
 Token = tuple[str, int | None]
@@ -64,12 +68,7 @@ class LexiconError(DataError):
 @cache
 def arpabet_table() -> dict[str, str]:
     """ARPAbet symbol (with or without stress) -> TIMIT-61, from the shipped map."""
-    table = {}
-    for line in resource_path(ARPABET_MAP).read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith(";"):
-            symbol, phone = line.split()
-            table[symbol] = phone
-    return table
+    return dict(line.split() for line in read_list(ARPABET_MAP))
 
 
 def arpabet_token(symbol: str, where: str) -> Token:
@@ -85,7 +84,8 @@ def arpabet_token(symbol: str, where: str) -> Token:
     return phone, None
 
 
-def _open_text(path: Path):
+def _open_text(path: Path) -> TextIO:
+    """A text file, xz-compressed when its name ends in ``.xz`` (the shipped CMUdict)."""
     return lzma.open(path, "rt", encoding="utf-8") if path.suffix == ".xz" else \
         open(path, encoding="utf-8")
 
@@ -130,7 +130,8 @@ def words_of(text: str) -> list[str]:
 
 
 @cache
-def _espeak():
+def _espeak() -> Espeak:
+    """The process's eSpeak NG engine with the fallback's American voice."""
     from phonelstm.data.synth.espeak import Espeak
 
     engine = Espeak()

@@ -37,14 +37,12 @@ from phonelstm.data.corpus import (
     DataError,
     check_root,
     check_splits,
-    resource_path,
     split_by_config,
 )
 from phonelstm.data.manifest import SPLITS, ManifestError, Utterance, read_manifest
-from phonelstm.lexicon import Lexicon, words_of
+from phonelstm.lexicon import Lexicon, arpabet_table, words_of
 from phonelstm.phones import TIMIT61
 
-ARPABET_MAP = "arpabet_timit.map"
 _AUDIO_SUFFIXES = (".wav", ".flac")
 _END_TOLERANCE = 0.01  # seconds a label may run past the audio (alignment rounding)
 
@@ -59,8 +57,10 @@ class PhoneMap:
     def __init__(self, cfg: AlignedConfig | LhotseConfig, key: str = "data.aligned") -> None:
         self.table: dict[str, str] = {}
         self.key = key
-        if cfg.phone_map:
-            path = resource_path(ARPABET_MAP) if cfg.phone_map == "arpabet" else Path(cfg.phone_map)
+        if cfg.phone_map == "arpabet":
+            self.table.update(arpabet_table())
+        elif cfg.phone_map:
+            path = Path(cfg.phone_map)
             if not path.is_file():
                 raise DataError(f"{key}.phone_map={cfg.phone_map}: file not found")
             for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

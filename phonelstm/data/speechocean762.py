@@ -42,13 +42,11 @@ from phonelstm.data.aligned import PhoneMap, audio_duration
 from phonelstm.data.corpus import DataError, check_root, check_splits, draw_held_out
 from phonelstm.data.download import download_corpus
 from phonelstm.data.manifest import Utterance
-from phonelstm.lexicon import Lexicon, words_of
+from phonelstm.lexicon import CLOSURES, Lexicon, words_of
 
 log = logging.getLogger("phonelstm.data")
 
 NAME = "speechocean762"
-CLOSURES = {"b": "bcl", "d": "dcl", "g": "gcl", "p": "pcl", "t": "tcl", "k": "kcl",
-            "ch": "tcl", "jh": "dcl"}
 REDUCED_WORDS = frozenset({"A", "THE"})
 VOWELS = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW",
                     "OY", "UH", "UW"})
