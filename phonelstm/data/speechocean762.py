@@ -140,9 +140,9 @@ def read_half(root: Path, half: str, text_phone: Table, text_phone_path: Path,
             raise DataError(f"{folder / 'spk2age'}: no age for speaker {speaker} (utterance "
                             f"{utt})")
         words = texts[utt][1].split()
-        where = f"{folder / 'text'}:{texts[utt][0]}"
-        phones = (lexicon.sentence(words_of(" ".join(words)), where) if lexicon else
-                  sentence_phones(utt, words, text_phone, text_phone_path, phone_map, where))
+        text_line = f"{folder / 'text'}:{texts[utt][0]}"
+        phones = (lexicon.sentence(words_of(" ".join(words)), text_line) if lexicon else
+                  sentence_phones(utt, words, text_phone, text_phone_path, phone_map, text_line))
         audio = root / relative
         age, gender = speakers[speaker]
         utts.append(Utterance(id=utt, audio=str(audio), speaker=speaker, phones=phones,
