@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,18 @@ def sample_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _signal_handlers() -> Iterator[None]:
+    """A test that leaves SIGINT or SIGTERM handled otherwise than it found them fails, and
+    the handler is put back: later tests' children would inherit an ignored signal."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    changed = {s: h for s, h in before.items() if signal.getsignal(s) != h}
+    for signum, handler in changed.items():
+        signal.signal(signum, handler)
+    assert not changed, f"the test left {', '.join(s.name for s in changed)} changed"
 
 
 def run_cli(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:  # noqa: F821

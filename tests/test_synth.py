@@ -269,8 +269,10 @@ def test_stopped_build_leaves_no_temporary_folder(
         "from phonelstm.data.synth.corpus import prepare_synth\n"
         f"prepare_synth(SynthConfig(**{asdict(cfg)!r}), {str(tmp_path / 'corpus')!r})\n"
     )
-    # a program started from a shell turns Ctrl-C into KeyboardInterrupt; a child inherits an
-    # ignored SIGINT from its parent (some test before this one may leave it so), so restore it
+    # The build starts as from a terminal, SIGINT at its default (Ctrl-C: KeyboardInterrupt).
+    # pytest may run with SIGINT ignored, and a child inherits that: a non-interactive shell
+    # ignores it in what it starts in the background (`make test &`). No test leaves it so
+    # (conftest's _signal_handlers fails one that would).
     proc = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
