@@ -1,52 +1,60 @@
-"""Shared fixtures: real TIMIT-sample utterances as a tiny manifest corpus, seeded runs."""
+"""Shared fixtures: a small synthetic corpus and the corpus layouts built from it
+(``tests/layouts.py``), a few real recordings (``tests/fixtures/``), seeded runs, and the real
+corpora of ``../shared/data`` for the few tests whose figures only they give."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 import torch
 
-from phonelstm.data.manifest import Utterance, write_manifest
+from phonelstm.data.manifest import read_manifest, write_manifest
+from phonelstm.data.synth.corpus import prepare_synth
+from tests.layouts import SYNTH, timit_sample_tree
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+# the real corpora, for the few tests whose figures only they give
+SHARED = ROOT.parent / "shared" / "data"
 TIMIT_SAMPLE = SHARED / "timit_sample"
 FSDD = SHARED / "fsdd"
+# digits 0-2 of the 4 FSDD speakers (george, jackson, lucas, nicolas), recording index 0
+FSDD_DIGITS = Path(__file__).parent / "fixtures" / "fsdd"
 
 
-def timit_sample_utterances() -> dict[str, list[Utterance]]:
-    """The NLTK TIMIT sample read directly from its .phn files, by speaker folder."""
-    if not TIMIT_SAMPLE.is_dir():
-        pytest.skip(f"{TIMIT_SAMPLE} not found")
-    speakers: dict[str, list[Utterance]] = {}
-    for folder in sorted(TIMIT_SAMPLE.glob("dr*-*")):
-        for phn in sorted(folder.glob("*.phn")):
-            rows = [line.split() for line in phn.read_text().splitlines() if line.strip()]
-            wav = phn.with_suffix(".wav")
-            speakers.setdefault(folder.name, []).append(Utterance(
-                id=f"{folder.name}_{phn.stem}", audio=str(wav), speaker=folder.name,
-                phones=[r[2] for r in rows],
-                segments=[(int(r[0]) / 16000, int(r[1]) / 16000) for r in rows],
-                duration=sf.info(wav).frames / 16000,
-            ))
-    return speakers
+def shared(path: Path, what: str) -> Path:
+    """``path``, a corpus of ``../shared/data``, or a skip saying what the test needs and
+    where it looks."""
+    if not path.is_dir():
+        pytest.skip(f"needs {what} at {path} (not in the repository)")
+    return path
 
 
 @pytest.fixture(scope="session")
-def sample_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Manifests over the TIMIT sample: 6 speakers train, 1 dev, 1 test."""
-    speakers = timit_sample_utterances()
-    names = sorted(speakers)
+def synth_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small synthetic corpus of ``tests.layouts.SYNTH``: 6 train voices, 1 dev, 1 test."""
+    return prepare_synth(SYNTH, tmp_path_factory.mktemp("synth") / "corpus")
+
+
+@pytest.fixture(scope="session")
+def sample_corpus(synth_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Manifests with phone times: the synthetic corpus's 6 train voices (60 utterances),
+    1 dev and 1 test voice (10 each), in a folder of their own."""
     out = tmp_path_factory.mktemp("sample_corpus")
-    write_manifest(out / "train.jsonl", [u for s in names[:6] for u in speakers[s]])
-    write_manifest(out / "dev.jsonl", speakers[names[6]])
-    write_manifest(out / "test.jsonl", speakers[names[7]])
+    for split in ("train", "dev", "test"):
+        write_manifest(out / f"{split}.jsonl", read_manifest(synth_corpus / f"{split}.jsonl"))
     return out
+
+
+@pytest.fixture(scope="session")
+def timit_sample(synth_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The TIMIT sample's layout and speakers (``dr1-fvmh0/sa1.wav``, ...), synthetic speech."""
+    return timit_sample_tree(tmp_path_factory.mktemp("timit_sample"), synth_corpus)
 
 
 @pytest.fixture(autouse=True)
@@ -66,10 +74,8 @@ def _signal_handlers() -> Iterator[None]:
     assert not changed, f"the test left {', '.join(s.name for s in changed)} changed"
 
 
-def run_cli(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:  # noqa: F821
+def run_cli(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run ``python -m phonelstm.<module> args`` as a user would run the console script."""
-    import subprocess
-
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", f"phonelstm.{module}", *args], cwd=cwd,
                           capture_output=True, text=True, env=env, timeout=600)
@@ -80,12 +86,11 @@ def trained_checkpoints(sample_corpus: Path, tmp_path_factory: pytest.TempPathFa
                         ) -> dict[str, Path]:
     """One small framewise and one small CTC checkpoint, trained once per test session.
 
-    The framewise one trains 3 epochs on the 6 sample training speakers, enough for forced
-    alignment on the held-out speakers; the CTC one memorises 4 utterances, so that it
-    emits phones (its times and formats are what the tests check, not its accuracy).
+    The framewise one trains 3 epochs on the 6 training voices, enough for forced alignment
+    on the held-out ones; the CTC one memorises 4 utterances, so that it emits phones (its
+    times and formats are what the tests check, not its accuracy).
     """
     from phonelstm.config import DataConfig, ModelConfig, OptimConfig, TrainConfig, TrainerConfig
-    from phonelstm.data.manifest import read_manifest
     from phonelstm.training.loop import train
 
     out = tmp_path_factory.mktemp("trained")

@@ -8,18 +8,20 @@ import torch
 from phonelstm.audio import AudioError, load_audio
 from phonelstm.data.manifest import ManifestError, Utterance, read_manifest, write_manifest
 
-from .conftest import FSDD, TIMIT_SAMPLE
+from .conftest import FSDD_DIGITS
 
 
-def test_sphere_and_riff_copies_load_to_identical_samples():
-    sph = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa2.sph")
-    wav = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa2.wav")
-    assert sph.dtype == torch.float32 and len(sph) == 40141
+def test_sphere_and_riff_copies_load_to_identical_samples(timit_sample):
+    sph = load_audio(timit_sample / "dr1-fvmh0" / "sa2.sph")
+    wav = load_audio(timit_sample / "dr1-fvmh0" / "sa2.wav")
+    assert sph.dtype == torch.float32 and len(sph) == sf.info(timit_sample / "dr1-fvmh0" /
+                                                              "sa2.wav").frames
+    assert sf.info(timit_sample / "dr1-fvmh0" / "sa2.sph").format == "NIST"
     assert torch.equal(sph, wav)
 
 
 def test_8khz_fsdd_resampled_to_16khz_has_the_expected_length():
-    path = sorted((FSDD / "recordings").glob("*.wav"))[0]
+    path = sorted((FSDD_DIGITS / "recordings").glob("*.wav"))[0]
     n_8k = sf.info(path).frames
     wave = load_audio(path, 16000)
     assert len(wave) == 2 * n_8k

@@ -1,5 +1,7 @@
 """Waveform augmentation: seeded, label-preserving, each kind doing what it says."""
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -14,20 +16,23 @@ from phonelstm.features import num_frames
 from phonelstm.losses import IGNORE
 from phonelstm.phones import TIMIT61, Vocabulary
 
-from .conftest import TIMIT_SAMPLE
-
 FEATURES = FeatureConfig()
 VOCAB = Vocabulary.for_frames(TIMIT61)
 
 
-def _utterance(name: str) -> Utterance:
-    audio = TIMIT_SAMPLE / "dr1-fvmh0" / f"{name}.wav"
+@pytest.fixture
+def speaker(timit_sample) -> Path:
+    return timit_sample / "dr1-fvmh0"
+
+
+def _utterance(speaker: Path, name: str) -> Utterance:
+    audio = speaker / f"{name}.wav"
     phones, segments = read_phn(audio.with_suffix(".phn"), 16000, len(load_audio(audio)))
     return Utterance(name, str(audio), "fvmh0", phones, segments)
 
 
-def _batch(names=("sa1", "sa2")) -> Batch:
-    utts = [_utterance(n) for n in names]
+def _batch(speaker: Path, names=("sa1", "sa2")) -> Batch:
+    utts = [_utterance(speaker, n) for n in names]
     waves = [load_audio(u.audio) for u in utts]
     lengths = torch.tensor([len(w) for w in waves])
     labels = [frame_labels(u, num_frames(len(w), FEATURES), VOCAB, FEATURES)
@@ -42,29 +47,30 @@ ALL = AugmentConfig(gain_db=20, speeds=[0.9, 1.0, 1.1], noise_prob=0.5, reverb_p
                     telephone_prob=0.5, telephone_hz=[2000.0, 4000.0])
 
 
-def test_augmentation_is_deterministic_given_the_seed():
+def test_augmentation_is_deterministic_given_the_seed(speaker):
     augment = WaveAugment(ALL, FEATURES)
     outputs = []
     for _ in range(2):
         torch.manual_seed(3)
         speed = augment.draw_speed()
-        outputs.append(augment(_batch(), speed))
+        outputs.append(augment(_batch(speaker), speed))
     assert torch.equal(outputs[0].wave, outputs[1].wave)
     assert torch.equal(outputs[0].frame_labels, outputs[1].frame_labels)
     torch.manual_seed(4)
-    assert not torch.equal(augment(_batch(), augment.draw_speed()).wave, outputs[0].wave)
+    assert not torch.equal(augment(_batch(speaker), augment.draw_speed()).wave,
+                           outputs[0].wave)
 
 
 @pytest.mark.parametrize("speed", [0.9, 1.1])
-def test_speed_perturbation_scales_lengths_and_segment_times(speed):
-    batch = _batch()
+def test_speed_perturbation_scales_lengths_and_segment_times(speaker, speed):
+    batch = _batch(speaker)
     out = WaveAugment(AugmentConfig(speeds=[speed]), FEATURES)(batch, speed)
     expected = torch.ceil(batch.wave_lengths / speed).long()
     assert torch.equal(out.wave_lengths, expected)
     assert out.wave[0, expected[0]:].abs().sum() == 0  # padding stays silent
     for i, name in enumerate(batch.ids):
         # the labels of the stretched audio = labels from segment times divided by the speed
-        utt = _utterance(name)
+        utt = _utterance(speaker, name)
         scaled = Utterance(name, utt.audio, utt.speaker, utt.phones,
                            [(s / speed, e / speed) for s, e in utt.segments])
         n = int(num_frames(int(out.wave_lengths[i]), FEATURES))
@@ -79,8 +85,8 @@ def test_speed_perturbation_scales_lengths_and_segment_times(speed):
         assert (out.frame_labels[i, n:] == IGNORE).all()
 
 
-def test_gain_noise_reverb_and_telephone_change_what_they_should():
-    batch = _batch()
+def test_gain_noise_reverb_and_telephone_change_what_they_should(speaker):
+    batch = _batch(speaker)
     torch.manual_seed(0)
     louder = WaveAugment(AugmentConfig(gain_db=20), FEATURES)(batch)
     ratio = louder.wave.abs().amax(1) / batch.wave.abs().amax(1)  # (B,)
@@ -103,8 +109,8 @@ def test_gain_noise_reverb_and_telephone_change_what_they_should():
         assert above < 1e-3 and 0.98 < kept < 1.02
 
 
-def test_off_by_default_and_bad_settings_are_one_line():
-    batch = _batch()
+def test_off_by_default_and_bad_settings_are_one_line(speaker):
+    batch = _batch(speaker)
     out = WaveAugment(AugmentConfig(), FEATURES)(batch)
     assert torch.equal(out.wave, batch.wave) and torch.equal(out.frame_labels,
                                                              batch.frame_labels)

@@ -1,4 +1,4 @@
-"""Length-bucketed batching on the real TIMIT sample: padding waste, bounds, determinism."""
+"""Length-bucketed batching on the TIMIT sample's layout: padding waste, bounds, determinism."""
 
 from __future__ import annotations
 
@@ -14,20 +14,17 @@ from phonelstm import cli
 from phonelstm.config import TrainConfig, to_dataclass
 from phonelstm.data.dataset import BucketBatchSampler, utterance_frames
 from phonelstm.data.prepare import load_split, prepare_corpus
-from tests.conftest import TIMIT_SAMPLE
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def sample_config(tmp_path_factory: pytest.TempPathFactory) -> TrainConfig:
-    """The shipped ``data=timit_sample`` config, prepared into a temp dir."""
-    if not TIMIT_SAMPLE.is_dir():
-        pytest.skip(f"{TIMIT_SAMPLE} not found")
+def sample_config(timit_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> TrainConfig:
+    """The shipped ``data=timit_sample`` config on the sample tree, prepared into a temp dir."""
     out = tmp_path_factory.mktemp("timit_sample")
     with initialize_config_dir(config_dir=cli.CONF_DIR, version_base="1.3"):
         cfg = compose(config_name="train", overrides=[
-            "data=timit_sample", f"data.root={TIMIT_SAMPLE}", f"data.dir={out}"])
+            "data=timit_sample", f"data.root={timit_sample}", f"data.dir={out}"])
     cfg = to_dataclass(TrainConfig, cfg)
     prepare_corpus(cfg.data)
     return cfg

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TIMIT_SAMPLE, run_cli
+from phonelstm.pretrained import EXAMPLES
 
-WAV = TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav"
+from .conftest import FSDD_DIGITS, run_cli
+
+WAV = EXAMPLES / "fsdd_7_nicolas_0.wav"
 
 
 def _one_line_error(result, *needles):
@@ -119,7 +121,7 @@ def test_not_a_checkpoint(tmp_path):
 
 
 def test_framewise_training_on_a_corpus_without_phone_times(tmp_path):
-    result = run_cli("train", "data=fsdd", f"data.root={TIMIT_SAMPLE.parent / 'fsdd'}",
+    result = run_cli("train", "data=fsdd", f"data.root={FSDD_DIGITS}",
                      f"data.dir={tmp_path}/fsdd", "trainer.task=framewise",
                      "model.stack_frames=1", "debug=tiny", f"out_dir={tmp_path}/exp",
                      cwd=tmp_path)

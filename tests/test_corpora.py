@@ -1,4 +1,7 @@
-"""Corpus preparers: TIMIT (NLTK and LDC layouts), FSDD, TSV/JSONL tables and TextGrids."""
+"""Corpus preparers: TIMIT (NLTK and LDC layouts), FSDD, TSV/JSONL tables and TextGrids.
+
+The TIMIT trees are built from the synthetic corpus (``tests.layouts``), FSDD is the few
+recordings of ``tests/fixtures/fsdd``."""
 
 from __future__ import annotations
 
@@ -20,14 +23,13 @@ from phonelstm.data.manifest import SPLITS, read_manifest
 from phonelstm.data.prepare import prepare_corpus
 from phonelstm.data.timit import CORE_TEST_SPEAKERS, DEV_SPEAKERS, TRAIN_SPEAKERS
 from phonelstm.phones import TIMIT61
-from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli
+from tests.conftest import FSDD_DIGITS, run_cli
+from tests.layouts import SAMPLE_FOLDERS, SAMPLE_SPLIT, ldc_tree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from score_digits import digit_from_phones  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SAMPLE_SPLIT = {"train": ["fvmh0", "mcpm0", "faem0", "marc0", "falk0", "madc0"],
-                "dev": ["falr0"], "test": ["maeb0"]}
 
 
 def sample_timit_config() -> TimitConfig:
@@ -42,44 +44,16 @@ def prepare(tmp_path: Path, corpus: str, root: Path | str | None, **kwargs) -> d
     return {split: read_manifest(out / f"{split}.jsonl", allow_empty=True) for split in SPLITS}
 
 
-def build_ldc_tree(dest: Path, speakers: dict[str, str] | None = None) -> Path:
-    """The sample in the LDC layout: upper-case names, SPHERE inside ``.WAV``, the ``.TXT`` and
-    ``.WRD`` transcriptions beside them.
-
-    ``speakers`` maps a sample speaker to (subset, new speaker id); by default dr1-dr3 go to
-    TRAIN and dr4 to TEST under their own ids.
-    """
-    root = dest / "TIMIT"
-    for folder in sorted(TIMIT_SAMPLE.glob("dr*-*")):
-        region, speaker = folder.name.split("-")
-        subset, new_id = (speakers or {}).get(
-            speaker, ("TEST" if region == "dr4" else "TRAIN", speaker))
-        target = root / subset / region.upper() / new_id.upper()
-        target.mkdir(parents=True)
-        for phn in folder.glob("*.phn"):
-            stem = phn.stem.upper()
-            for suffix in ("phn", "txt", "wrd"):
-                shutil.copy(phn.with_suffix(f".{suffix}"), target / f"{stem}.{suffix.upper()}")
-            sph = phn.with_suffix(".sph")
-            if sph.is_file():
-                shutil.copy(sph, target / f"{stem}.WAV")
-            else:
-                data, rate = sf.read(phn.with_suffix(".wav"), dtype="int16")
-                sf.write(target / f"{stem}.WAV", data, rate, format="NIST", subtype="PCM_16")
-    return root
-
-
 def fields(utts: list) -> list[tuple]:
     return [(u.id, u.speaker, u.phones, u.segments, round(u.duration, 4)) for u in utts]
 
 
 # --- TIMIT -------------------------------------------------------------------------------
 
-def test_timit_sample_cli_and_ldc_tree_agree(tmp_path: Path) -> None:
-    if not TIMIT_SAMPLE.is_dir():
-        pytest.skip(f"{TIMIT_SAMPLE} not found")
+def test_timit_sample_cli_and_ldc_tree_agree(tmp_path: Path, timit_sample: Path) -> None:
     out = tmp_path / "nltk"
-    result = run_cli("prepare", "data=timit_sample", f"out={out}", cwd=ROOT)
+    result = run_cli("prepare", "data=timit_sample", f"data.root={timit_sample}", f"out={out}",
+                     cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert "train: 48 utterances, 6 speakers" in result.stdout
     nltk = {s: read_manifest(out / f"{s}.jsonl") for s in SPLITS}
@@ -87,17 +61,18 @@ def test_timit_sample_cli_and_ldc_tree_agree(tmp_path: Path) -> None:
     assert nltk["dev"][0].id.startswith("falr0_s")
     assert all(p in TIMIT61 for u in nltk["train"] for p in u.phones)
 
-    ldc = prepare(tmp_path, "timit", build_ldc_tree(tmp_path), timit=sample_timit_config())
+    ldc = prepare(tmp_path, "timit", ldc_tree(tmp_path, timit_sample),
+                  timit=sample_timit_config())
     for split in SPLITS:
         assert fields(ldc[split]) == fields(nltk[split])
         assert all(u.audio.endswith(".WAV") for u in ldc[split])
 
 
-def test_timit_segments_come_from_phn_samples(tmp_path: Path) -> None:
-    splits = prepare(tmp_path, "timit", TIMIT_SAMPLE,
+def test_timit_segments_come_from_phn_samples(tmp_path: Path, timit_sample: Path) -> None:
+    splits = prepare(tmp_path, "timit", timit_sample,
                      timit=TimitConfig(**{**sample_timit_config().__dict__, "include_sa": True}))
     sa1 = next(u for u in splits["train"] if u.id == "fvmh0_sa1")
-    rows = [line.split() for line in (TIMIT_SAMPLE / "dr1-fvmh0/sa1.phn").read_text().splitlines()]
+    rows = [line.split() for line in (timit_sample / "dr1-fvmh0/sa1.phn").read_text().splitlines()]
     assert sa1.phones == [r[2] for r in rows]
     # manifests keep 5 decimals: sample-exact at 16 kHz (one sample is 62.5 us)
     assert [(round(a * 16000), round(b * 16000)) for a, b in sa1.segments] == [
@@ -111,14 +86,14 @@ def test_shipped_split_lists() -> None:
     assert (len(train), len(dev), len(core)) == (462, 50, 24)
     assert not set(train) & set(dev) and not set(train) & set(core) and not set(dev) & set(core)
     assert sum(s.startswith("f") for s in core) == 8  # 1 female + 2 male per dialect region
-    sample = {f.name.split("-")[1] for f in TIMIT_SAMPLE.glob("dr*-*")}
-    assert sample <= set(train)
+    assert {folder.split("-")[1] for folder in SAMPLE_FOLDERS} <= set(train)
 
 
 def test_timit_standard_split_warns_about_missing_speakers(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, timit_sample: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Two sample speakers stand in for a dev speaker and a core-test speaker.
-    root = build_ldc_tree(tmp_path, {"falr0": ("TEST", "faks0"), "maeb0": ("TEST", "mdab0")})
+    root = ldc_tree(tmp_path, timit_sample, {"falr0": ("TEST", "faks0"),
+                                             "maeb0": ("TEST", "mdab0")})
     with caplog.at_level(logging.WARNING):
         splits = prepare(tmp_path, "timit", root)
     assert [len({u.speaker for u in splits[s]}) for s in SPLITS] == [6, 1, 1]
@@ -129,40 +104,37 @@ def test_timit_standard_split_warns_about_missing_speakers(
     assert {u.speaker for u in full["test"]} == {"faks0", "mdab0"}
 
 
-def test_timit_split_by_dialect_region(tmp_path: Path) -> None:
+def test_timit_split_by_dialect_region(tmp_path: Path, timit_sample: Path) -> None:
     cfg = TimitConfig(split="regions", train_regions=["dr1", "dr2"], dev_regions=["dr3"],
                       test_regions=["DR4"])
-    nltk = prepare(tmp_path, "timit", TIMIT_SAMPLE, timit=cfg)
+    nltk = prepare(tmp_path, "timit", timit_sample, timit=cfg)
     assert [len({u.speaker for u in nltk[s]}) for s in SPLITS] == [4, 2, 2]
     assert {u.extra["region"] for u in nltk["test"]} == {"dr4"}
-    ldc = prepare(tmp_path, "timit", build_ldc_tree(tmp_path), timit=cfg)
+    ldc = prepare(tmp_path, "timit", ldc_tree(tmp_path, timit_sample), timit=cfg)
     assert [fields(ldc[s]) for s in SPLITS] == [fields(nltk[s]) for s in SPLITS]
     with pytest.raises(DataError, match=r"no speakers found for data.timit.test_regions=\['dr8'\]"):
-        prepare(tmp_path, "timit", TIMIT_SAMPLE,
+        prepare(tmp_path, "timit", timit_sample,
                 timit=TimitConfig(**{**cfg.__dict__, "test_regions": ["dr8"]}))
 
 
-def test_timit_standard_split_without_dev_speakers_is_an_error(tmp_path: Path) -> None:
+def test_timit_standard_split_without_dev_speakers_is_an_error(tmp_path: Path,
+                                                              timit_sample: Path) -> None:
     with pytest.raises(DataError, match="none of the 50 dev speakers"):
-        prepare(tmp_path, "timit", TIMIT_SAMPLE)
-
-
-def copy_speaker(tmp_path: Path, folder: str = "dr1-fvmh0") -> Path:
-    root = tmp_path / "corpus"
-    shutil.copytree(TIMIT_SAMPLE / folder, root / folder)
-    return root
+        prepare(tmp_path, "timit", timit_sample)
 
 
 @pytest.mark.parametrize(("index", "line", "message"), [
-    (2, "0 100", r"si1466.phn:3: expected '<start> <end> <phone>'"),
-    (2, "0 100 xx", r"si1466.phn:3: 'xx' is not a TIMIT-61 phone"),
-    (-1, "64396 99999999 h#", r"si1466.phn:\d+: segment ends at sample 99999999, past the end"),
+    (2, "0 100", r"si\d+.phn:3: expected '<start> <end> <phone>'"),
+    (2, "0 100 xx", r"si\d+.phn:3: 'xx' is not a TIMIT-61 phone"),
+    (-1, "{start} 99999999 h#", r"si\d+.phn:\d+: segment ends at sample 99999999, past the end"),
 ])
-def test_bad_phn_lines(tmp_path: Path, index: int, line: str, message: str) -> None:
-    root = copy_speaker(tmp_path)
-    phn = root / "dr1-fvmh0/si1466.phn"
+def test_bad_phn_lines(tmp_path: Path, timit_sample: Path, index: int, line: str,
+                       message: str) -> None:
+    root = tmp_path / "corpus"
+    shutil.copytree(timit_sample / "dr1-fvmh0", root / "dr1-fvmh0")
+    phn = sorted(root.glob("dr1-fvmh0/si*.phn"))[0]
     lines = phn.read_text().splitlines()
-    lines[index] = line
+    lines[index] = line.format(start=lines[index].split()[0])
     phn.write_text("\n".join(lines) + "\n")
     cfg = TimitConfig(split="speakers", train_speakers=["fvmh0"], dev_speakers=["x"],
                       test_speakers=["y"])
@@ -181,35 +153,33 @@ def test_timit_root_errors(tmp_path: Path) -> None:
         prepare(tmp_path, "timit", tmp_path / "empty")
 
 
-def test_missing_and_overlapping_split_speakers(tmp_path: Path,
+def test_missing_and_overlapping_split_speakers(tmp_path: Path, timit_sample: Path,
                                                 caplog: pytest.LogCaptureFixture) -> None:
     lists = {**sample_timit_config().__dict__, "dev_speakers": ["falr0", "fzzz0"]}
     with caplog.at_level(logging.WARNING):
-        splits = prepare(tmp_path, "timit", TIMIT_SAMPLE, timit=TimitConfig(**lists))
+        splits = prepare(tmp_path, "timit", timit_sample, timit=TimitConfig(**lists))
     assert "1 of 2 dev speakers not found: fzzz0" in caplog.text
     assert len(splits["dev"]) == 8
     with pytest.raises(DataError, match="none of the 1 test speakers"):
-        prepare(tmp_path, "timit", TIMIT_SAMPLE,
+        prepare(tmp_path, "timit", timit_sample,
                 timit=TimitConfig(**{**lists, "test_speakers": ["mzzz0"]}))
-    no_test = prepare(tmp_path, "timit", TIMIT_SAMPLE,
+    no_test = prepare(tmp_path, "timit", timit_sample,
                       timit=TimitConfig(**{**lists, "test_speakers": []}))
     assert not no_test["test"] and "the test split has no utterances" in caplog.text
     with pytest.raises(DataError, match="'falr0' is listed for both train and dev"):
-        prepare(tmp_path, "timit", TIMIT_SAMPLE,
+        prepare(tmp_path, "timit", timit_sample,
                 timit=TimitConfig(**{**lists, "train_speakers": ["fvmh0", "falr0"]}))
 
 
 # --- FSDD --------------------------------------------------------------------------------
 
 def test_fsdd(tmp_path: Path) -> None:
-    if not FSDD.is_dir():
-        pytest.skip(f"{FSDD} not found")
-    splits = prepare(tmp_path, "fsdd", FSDD, fsdd=FsddConfig())
-    assert [len(splits[s]) for s in SPLITS] == [1000, 500, 500]
+    splits = prepare(tmp_path, "fsdd", FSDD_DIGITS, fsdd=FsddConfig())
+    assert [len(splits[s]) for s in SPLITS] == [6, 3, 3]  # digits 0-2 of each speaker
     assert {u.speaker for u in splits["dev"]} == {"lucas"}
-    utt = next(u for u in splits["test"] if u.id == "nicolas_8_1")
-    assert utt.phones == ["h#", "ey", "tcl", "t", "h#"] and utt.segments is None
-    assert utt.extra == {"text": "eight", "digit": "8"} and 0.2 < utt.duration < 2
+    utt = next(u for u in splits["test"] if u.id == "nicolas_2_0")
+    assert utt.phones == ["h#", "t", "uw", "h#"] and utt.segments is None
+    assert utt.extra == {"text": "two", "digit": "2"} and 0.2 < utt.duration < 2
 
 
 def test_fsdd_errors(tmp_path: Path) -> None:
@@ -221,12 +191,13 @@ def test_fsdd_errors(tmp_path: Path) -> None:
 def test_digit_lexicon_and_digit_from_phones() -> None:
     lexicon = digit_lexicon()
     assert sorted(lexicon) == [str(d) for d in range(10)]
-    assert all(p in TIMIT61 for _, phones in lexicon.values() for p in phones)
-    assert all(phones[0] == phones[-1] == "h#" for _, phones in lexicon.values())
-    for digit, (_, phones) in lexicon.items():
-        assert digit_from_phones(phones) == digit
-    assert digit_from_phones(["s", "eh", "v", "n"]) == "7"
-    assert digit_from_phones(["h#", "f", "ay", "h#"]) == "5"
+    prons = [pron for _, variants in lexicon.values() for pron in variants]
+    assert all(p in TIMIT61 for pron in prons for p in pron)
+    assert all(pron[0] == pron[-1] == "h#" for pron in prons)
+    for digit, (_, variants) in lexicon.items():
+        assert all(digit_from_phones(pron, lexicon) == digit for pron in variants)
+    assert digit_from_phones(["s", "eh", "v", "n"], lexicon) == "7"
+    assert digit_from_phones(["h#", "f", "ay", "h#"], lexicon) == "5"
 
 
 # --- aligned corpora ---------------------------------------------------------------------
@@ -296,7 +267,7 @@ def test_tsv_manifest_with_speaker_split(tmp_path: Path) -> None:
     table.write_text("\n".join([*rows, rows[1]]) + "\n")
     with pytest.raises(DataError, match="duplicate utterance id 'a_x'"):
         prepare(tmp_path, "manifest", table, aligned=cfg)
-    table.write_text("\n".join([rows[0].replace("phones", "text"), *rows[1:]]) + "\n")
+    table.write_text("\n".join([rows[0].replace("phones", "labels"), *rows[1:]]) + "\n")
     with pytest.raises(DataError, match="must name the columns audio and phones"):
         prepare(tmp_path, "manifest", table, aligned=cfg)
     table.write_text("\n".join([*rows, "audio/a/x.wav"]) + "\n")  # a row with one field

@@ -17,18 +17,22 @@ from phonelstm.decode import decode
 from phonelstm.recognizer import Recognizer
 from phonelstm.recordings import DecodeError
 from phonelstm.writers import OutputError
-from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli
+from tests.conftest import FSDD_DIGITS, run_cli
 
-SPEAKER = TIMIT_SAMPLE / "dr1-fvmh0"
+
+@pytest.fixture
+def speaker(timit_sample):
+    """One speaker's folder of the TIMIT-sample tree: 10 utterances with .phn labels."""
+    return timit_sample / "dr1-fvmh0"
 
 
 @pytest.mark.parametrize("task", ["ctc", "framewise"])
-def test_decode_writes_every_format(trained_checkpoints, tmp_path, task):
+def test_decode_writes_every_format(trained_checkpoints, tmp_path, speaker, task):
     out = tmp_path / "out"
-    decode(DecodeConfig(checkpoint=str(trained_checkpoints[task]), input=str(SPEAKER),
+    decode(DecodeConfig(checkpoint=str(trained_checkpoints[task]), input=str(speaker),
                         out=str(out), format=["txt", "json", "ctm", "textgrid"]))
     rows = [json.loads(line) for line in (out / "phones.jsonl").read_text().splitlines()]
-    assert [r["id"] for r in rows] == sorted(p.stem for p in SPEAKER.glob("*.wav"))
+    assert [r["id"] for r in rows] == sorted(p.stem for p in speaker.glob("*.wav"))
     assert sum(len(r["phones"]) for r in rows) > 20
     ctm = [line.split() for line in (out / "phones.ctm").read_text().splitlines()]
     assert len(ctm) == sum(len(r["phones"]) for r in rows)
@@ -56,7 +60,7 @@ def test_decode_writes_every_format(trained_checkpoints, tmp_path, task):
 
 
 def test_forced_alignment_lands_near_hand_labels(trained_checkpoints, sample_corpus):
-    """Held-out speakers: phone starts within 50 ms of TIMIT's hand labels."""
+    """Held-out voices: phone starts within 50 ms of their labels."""
     recognizer = Recognizer.from_checkpoint(trained_checkpoints["framewise"])
     within = total = 0
     for split in ("dev", "test"):
@@ -75,19 +79,19 @@ def test_forced_alignment_lands_near_hand_labels(trained_checkpoints, sample_cor
     assert all(a.start <= a.end <= b.start for a, b in zip(aligned, aligned[1:], strict=False))
 
 
-def test_decode_aligns_phn_transcripts(trained_checkpoints, tmp_path):
+def test_decode_aligns_phn_transcripts(trained_checkpoints, tmp_path, speaker):
     out = tmp_path / "out"
     decode(DecodeConfig(checkpoint=str(trained_checkpoints["framewise"]),
-                        input=str(SPEAKER / "sa1.wav"), out=str(out), format="json", align=True))
+                        input=str(speaker / "sa1.wav"), out=str(out), format="json", align=True))
     row = json.loads((out / "phones.jsonl").read_text())
-    phn = [line.split()[2] for line in (SPEAKER / "sa1.phn").read_text().splitlines()]
+    phn = [line.split()[2] for line in (speaker / "sa1.phn").read_text().splitlines()]
     assert [p["phone"] for p in row["phones"]] == phn
 
 
 @pytest.mark.slow
-def test_twenty_minute_recording_runs_in_windows(trained_checkpoints, tmp_path):
+def test_twenty_minute_recording_runs_in_windows(trained_checkpoints, tmp_path, speaker):
     """A 20-minute recording runs through the model in bounded windows with seamless times."""
-    waves = [sf.read(p, dtype="float32")[0] for p in sorted(SPEAKER.glob("*.wav"))]
+    waves = [sf.read(p, dtype="float32")[0] for p in sorted(speaker.glob("*.wav"))]
     one = np.concatenate(waves)
     rng = np.random.default_rng(0)
     long = np.tile(one, math.ceil(1200 * 16000 / len(one)))[: 1200 * 16000]
@@ -109,10 +113,10 @@ def test_twenty_minute_recording_runs_in_windows(trained_checkpoints, tmp_path):
     assert agree > 0.99, agree
 
 
-def test_unreadable_audio_is_listed_and_fails(trained_checkpoints, tmp_path, capsys):
+def test_unreadable_audio_is_listed_and_fails(trained_checkpoints, tmp_path, speaker, capsys):
     folder = tmp_path / "in"
     folder.mkdir()
-    (folder / "good.wav").symlink_to(SPEAKER / "sa1.wav")
+    (folder / "good.wav").symlink_to(speaker / "sa1.wav")
     (folder / "broken.wav").write_bytes(b"not audio at all")
     cfg = DecodeConfig(checkpoint=str(trained_checkpoints["ctc"]), input=str(folder),
                        out=str(tmp_path / "out"))
@@ -124,8 +128,8 @@ def test_unreadable_audio_is_listed_and_fails(trained_checkpoints, tmp_path, cap
     decode(cfg)
 
 
-def test_existing_or_unwritable_output_is_refused(trained_checkpoints, tmp_path):
-    cfg = DecodeConfig(checkpoint=str(trained_checkpoints["ctc"]), input=str(SPEAKER / "sa1.wav"),
+def test_existing_or_unwritable_output_is_refused(trained_checkpoints, tmp_path, speaker):
+    cfg = DecodeConfig(checkpoint=str(trained_checkpoints["ctc"]), input=str(speaker / "sa1.wav"),
                        out=str(tmp_path / "out"), format=["txt", "ctm"])
     decode(cfg)
     before = (tmp_path / "out" / "phones.txt").read_text()
@@ -140,34 +144,34 @@ def test_existing_or_unwritable_output_is_refused(trained_checkpoints, tmp_path)
         decode(cfg)
 
 
-def test_bad_checkpoints_name_the_problem(tmp_path, trained_checkpoints):
+def test_bad_checkpoints_name_the_problem(tmp_path, trained_checkpoints, speaker):
     with pytest.raises(CheckpointError, match="checkpoint not found"):
         Recognizer.from_checkpoint(tmp_path / "none.pt")
     old = torch.load(trained_checkpoints["ctc"], weights_only=False)
     torch.save({**old, "format": "phonelstm-checkpoint-0", "version": "0.0.1"}, tmp_path / "o.pt")
     with pytest.raises(CheckpointError, match="written by phonelstm 0.0.1"):
         Recognizer.from_checkpoint(tmp_path / "o.pt")
-    result = run_cli("decode", f"checkpoint={tmp_path / 'none.pt'}", f"input={SPEAKER}",
+    result = run_cli("decode", f"checkpoint={tmp_path / 'none.pt'}", f"input={speaker}",
                      cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("phonelstm-decode: error: ")
 
 
 def test_other_sample_rates_are_resampled(trained_checkpoints):
-    audio = FSDD / "recordings" / "0_george_0.wav"  # 8 kHz
+    audio = FSDD_DIGITS / "recordings" / "0_george_0.wav"  # 8 kHz
     phones = Recognizer.from_checkpoint(trained_checkpoints["framewise"]).transcribe(audio)
     duration = sf.info(audio).duration
     assert phones and phones[-1].end <= duration and phones[-1].end > duration - 0.05
 
 
 def test_long_recording_per_utterance_normalisation_uses_the_whole_recording(
-        trained_checkpoints):
+        trained_checkpoints, speaker):
     """With features.normalize=utterance, a recording decoded in windows is normalised with
     its own statistics, as it is when it runs in one piece."""
     recognizer = Recognizer.from_checkpoint(trained_checkpoints["ctc"], chunk_seconds=1.0,
                                             context_seconds=1.0)
     recognizer.config.features.normalize = "utterance"
-    waves = [load_audio(p) for p in sorted(SPEAKER.glob("*.wav"))[:3]]
+    waves = [load_audio(p) for p in sorted(speaker.glob("*.wav"))[:3]]
     wave = torch.cat(waves)  # ~9 s: 9 windows of 1 s
     whole = recognizer.log_posteriors_batch([wave])[0]
     windowed = recognizer.log_posteriors(wave)

@@ -19,15 +19,13 @@ from phonelstm.features import (
     static_dim,
 )
 
-from .conftest import TIMIT_SAMPLE
-
 FBANK123 = FeatureConfig(kind="fbank", n_mels=40, delta_order=2)
 MFCC26 = FeatureConfig(kind="mfcc", n_mels=26, n_ceps=12, delta_order=1)
 
 
 @pytest.mark.parametrize("cfg,dim", [(FBANK123, 123), (MFCC26, 26)])
-def test_shapes_follow_the_frame_rule_on_real_audio(cfg, dim):
-    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav")
+def test_shapes_follow_the_frame_rule_on_speech(cfg, dim, timit_sample):
+    wave = load_audio(timit_sample / "dr1-fvmh0" / "sa1.wav")
     feats, lengths = FeatureExtractor(cfg)(wave.unsqueeze(0), torch.tensor([len(wave)]))
     expected = 1 + (len(wave) - 400) // 160  # 25 ms window, 10 ms hop at 16 kHz
     assert feats.shape == (1, expected, dim) and feature_dim(cfg) == dim
@@ -52,8 +50,8 @@ def test_deltas_match_a_hand_computation():
     torch.testing.assert_close(out[0, :, 1], torch.tensor(hand))
 
 
-def test_batched_features_equal_single_utterance_features():
-    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa2.wav")
+def test_batched_features_equal_single_utterance_features(timit_sample):
+    wave = load_audio(timit_sample / "dr1-fvmh0" / "sa2.wav")
     ex = FeatureExtractor(FBANK123)
     short = wave[:16000]
     alone, _ = ex(short.unsqueeze(0), torch.tensor([16000]))
@@ -86,16 +84,16 @@ def test_audio_shorter_than_a_window_is_a_clear_error():
         FeatureExtractor(FBANK123)(torch.randn(1, 100), torch.tensor([100]))
 
 
-def _two_utterance_batch():
-    waves = [load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / f"{u}.wav") for u in ("sa1", "sa2")]
+def _two_utterance_batch(timit_sample):
+    waves = [load_audio(timit_sample / "dr1-fvmh0" / f"{u}.wav") for u in ("sa1", "sa2")]
     lengths = torch.tensor([len(w) for w in waves])
     return torch.nn.utils.rnn.pad_sequence(waves, batch_first=True), lengths
 
 
 @pytest.mark.parametrize("cfg", [FBANK123, MFCC26])
-def test_librosa_and_torchaudio_backends_agree(cfg):
+def test_librosa_and_torchaudio_backends_agree(cfg, timit_sample):
     # Tolerance: 1e-3 absolute on log-domain features (measured max difference ~1e-4).
-    wave, lengths = _two_utterance_batch()
+    wave, lengths = _two_utterance_batch(timit_sample)
     ours, frames = FeatureExtractor(cfg)(wave, lengths)
     ref, ref_frames = FeatureExtractor(replace(cfg, backend="librosa"))(wave, lengths)
     assert ref.shape == ours.shape and torch.equal(frames, ref_frames)
@@ -111,10 +109,10 @@ KALDI = dict(sample_frequency=16000, frame_length=25.0, frame_shift=10.0, dither
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_statics_equal_kaldi_fbank_and_mfcc_on_a_timit_utterance(backend):
+def test_statics_equal_kaldi_fbank_and_mfcc_on_a_timit_utterance(backend, timit_sample):
     """Kaldi's options that match ours: no dither, raw energy before pre-emphasis, symmetric
     Hamming window, mel filters from 20 Hz to Nyquist; MFCC without liftering, c0 dropped."""
-    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sa1.wav")
+    wave = load_audio(timit_sample / "dr1-fvmh0" / "sa1.wav")
     lengths = torch.tensor([len(wave)])
     for cfg, ref in (
         (FBANK123, kaldi_features.fbank(wave[None], num_mel_bins=40, use_energy=True,
@@ -130,11 +128,11 @@ def test_statics_equal_kaldi_fbank_and_mfcc_on_a_timit_utterance(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_in_16_bit_units_a_gain_is_removed_by_utterance_normalisation(backend):
+def test_in_16_bit_units_a_gain_is_removed_by_utterance_normalisation(backend, timit_sample):
     """wave_scale=32768 reads audio as Kaldi does (statics equal Kaldi's on the int16
     values); then -40 dB leaves the normalised features as they were, while at scale 1 the
     log floor clips the quiet frames and moves them by several units."""
-    wave = load_audio(TIMIT_SAMPLE / "dr1-fvmh0" / "sx116.wav")[None]  # (1, N)
+    wave = load_audio(timit_sample / "dr1-fvmh0" / "sa2.wav")[None]  # (1, N)
     lengths = torch.tensor([wave.shape[1]])
     cfg = replace(FBANK123, backend=backend, wave_scale=32768.0)
     ref = kaldi_features.fbank(wave * 32768, num_mel_bins=40, use_energy=True,
@@ -177,8 +175,8 @@ def test_specaugment_masks_bands_inside_valid_frames_and_only_in_training():
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_batched_extraction_stays_on_the_gpu_and_matches_the_cpu():
-    wave, lengths = _two_utterance_batch()
+def test_batched_extraction_stays_on_the_gpu_and_matches_the_cpu(timit_sample):
+    wave, lengths = _two_utterance_batch(timit_sample)
     cpu, _ = FeatureExtractor(FBANK123)(wave, lengths)
     gpu, frames = FeatureExtractor(FBANK123).cuda()(wave.cuda(), lengths.cuda())
     assert gpu.device.type == "cuda" and frames.device.type == "cuda"

@@ -1,7 +1,8 @@
 """Lhotse in and out: ours -> Lhotse -> ours unchanged, Lhotse's own TIMIT recipe read and
 trained on, spans of a multi-channel recording, one clear line for bad Lhotse input.
 
-Lhotse's ``prepare_timit`` runs on an LDC tree built from the TIMIT sample once the tree has
+Lhotse's ``prepare_timit`` runs on an LDC tree built like the TIMIT sample (from the synthetic
+corpus, ``tests.layouts``) once the tree has
 the ``data/`` level it globs (``<corpus>/data/{TRAIN,TEST}/*/*/*.WAV``) and the ``.TXT`` and
 ``.WRD`` files it reads beside each ``.WAV``; its DEV and TEST parts are its own speaker lists,
 so the two dr4 sample speakers stand in for a dev (faks0) and a core-test (mdab0) speaker. It
@@ -32,10 +33,12 @@ from phonelstm.data.corpus import DataError
 from phonelstm.data.dataset import SpeechDataset
 from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
 from phonelstm.data.prepare import check_export, export_corpus, prepare_corpus
+from phonelstm.data.timit import scan
 from phonelstm.phones import Vocabulary, fold
 from phonelstm.recognizer import Recognizer
-from tests.conftest import FSDD, TIMIT_SAMPLE, run_cli, timit_sample_utterances
-from tests.test_corpora import SAMPLE_SPLIT, build_ldc_tree, sample_timit_config
+from tests.conftest import FSDD_DIGITS, run_cli
+from tests.layouts import SAMPLE_SPLIT, ldc_tree
+from tests.test_corpora import sample_timit_config
 
 lhotse = pytest.importorskip("lhotse")
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,23 +58,18 @@ def read_lhotse(tmp_path: Path, root: Path, **splits: list[str]) -> dict[str, li
                    lhotse=LhotseConfig(**splits))
 
 
-def fsdd_subset(tmp_path: Path) -> Path:
-    """Three recordings of each FSDD speaker, linked into a folder of their own."""
-    if not FSDD.is_dir():
-        pytest.skip(f"{FSDD} not found")
-    subset = tmp_path / "fsdd"
-    subset.mkdir()
-    for wav in sorted((FSDD / "recordings").glob("[0-2]_*_0.wav")):
-        (subset / wav.name).symlink_to(wav)
-    return subset
+def fvmh0(timit_sample: Path) -> list[Utterance]:
+    """The utterances of one speaker of the sample tree, SA sentences first."""
+    return [u for u, _ in scan(timit_sample, include_sa=True) if u.speaker == "fvmh0"]
 
 
 @pytest.mark.parametrize("corpus", ["timit_sample", "fsdd"])
-def test_ours_to_lhotse_and_back_is_identical(corpus: str, tmp_path: Path) -> None:
+def test_ours_to_lhotse_and_back_is_identical(corpus: str, tmp_path: Path,
+                                              timit_sample: Path) -> None:
     if corpus == "timit_sample":
-        data = {"corpus": "timit", "root": str(TIMIT_SAMPLE), "timit": sample_timit_config()}
+        data = {"corpus": "timit", "root": str(timit_sample), "timit": sample_timit_config()}
     else:
-        data = {"corpus": "fsdd", "root": str(fsdd_subset(tmp_path))}
+        data = {"corpus": "fsdd", "root": str(FSDD_DIGITS)}
     ours = prepare(tmp_path, corpus, **data)
     out = export_corpus(DataConfig(name=corpus, dir=str(tmp_path / corpus), **data), "lhotse")
     for split in SPLITS:
@@ -87,13 +85,12 @@ def test_ours_to_lhotse_and_back_is_identical(corpus: str, tmp_path: Path) -> No
             assert [u.to_json() for u in back[split]] == [u.to_json() for u in ours[split]]
 
 
-def lhotse_timit(tmp_path: Path, num_phones: int) -> Path:
+def lhotse_timit(tmp_path: Path, timit_sample: Path, num_phones: int) -> Path:
     """Lhotse's TIMIT recipe run on the sample's LDC tree; returns its manifest folder."""
     from lhotse.recipes import prepare_timit
 
-    if not TIMIT_SAMPLE.is_dir():
-        pytest.skip(f"{TIMIT_SAMPLE} not found")
-    tree = build_ldc_tree(tmp_path, {"falr0": ("TEST", "faks0"), "maeb0": ("TEST", "mdab0")})
+    tree = ldc_tree(tmp_path, timit_sample, {"falr0": ("TEST", "faks0"),
+                                             "maeb0": ("TEST", "mdab0")})
     corpus = tmp_path / "lhotse_timit"
     corpus.mkdir()
     (corpus / "data").symlink_to(tree)
@@ -107,8 +104,9 @@ def timit_parts(kinds: tuple[str, ...] = ("recordings", "supervisions")) -> dict
 
 
 @pytest.mark.parametrize("num_phones", [60, 48, 39])
-def test_lhotse_timit_recipe_gives_our_manifests(num_phones: int, tmp_path: Path) -> None:
-    manifests = lhotse_timit(tmp_path, num_phones)
+def test_lhotse_timit_recipe_gives_our_manifests(num_phones: int, tmp_path: Path,
+                                                 timit_sample: Path) -> None:
+    manifests = lhotse_timit(tmp_path, timit_sample, num_phones)
     theirs = read_lhotse(tmp_path, manifests, **timit_parts(),
                          phone_map_dict=FOLDED_SILENCES.get(num_phones, {}))
     timit = TimitConfig(split="speakers", include_sa=True, train_speakers=SAMPLE_SPLIT["train"],
@@ -130,10 +128,10 @@ def test_lhotse_timit_recipe_gives_our_manifests(num_phones: int, tmp_path: Path
             assert np.allclose(other.segments, kept, atol=1e-3)
 
 
-def test_tiny_training_reads_a_lhotse_cutset(tmp_path: Path) -> None:
+def test_tiny_training_reads_a_lhotse_cutset(tmp_path: Path, timit_sample: Path) -> None:
     from phonelstm.training.loop import train
 
-    manifests = lhotse_timit(tmp_path, 60)
+    manifests = lhotse_timit(tmp_path, timit_sample, 60)
     for part, count in (("TRAIN", 6), ("DEV", 2), ("TEST", 2)):
         recordings, supervisions = (
             lhotse.load_manifest(manifests / name) for name in timit_parts()[part.lower()])
@@ -154,10 +152,10 @@ def test_tiny_training_reads_a_lhotse_cutset(tmp_path: Path) -> None:
     assert not failed and result.duration == pytest.approx(1.0)
 
 
-def test_spans_and_channels_of_a_long_recording(tmp_path: Path) -> None:
+def test_spans_and_channels_of_a_long_recording(tmp_path: Path, timit_sample: Path) -> None:
     """Four TIMIT utterances as spans of one stereo file (a, b on the left, b, a on the right)
     and the whole file mixed down: each reads back as its own audio, times and phones."""
-    a, b = timit_sample_utterances()["dr1-fvmh0"][:2]
+    a, b = fvmh0(timit_sample)[:2]
     wave_a, wave_b = (sf.read(u.audio, dtype="int16")[0] for u in (a, b))
     stereo = np.stack([np.concatenate([wave_a, wave_b]), np.concatenate([wave_b, wave_a])], 1)
     sf.write(tmp_path / "long.wav", stereo, 16000, subtype="PCM_16")
@@ -207,9 +205,9 @@ def test_spans_and_channels_of_a_long_recording(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def one_cut(tmp_path: Path) -> dict:
+def one_cut(tmp_path: Path, timit_sample: Path) -> dict:
     """The parts of a valid one-cut CutSet over a TIMIT-sample utterance, to spoil."""
-    utt = timit_sample_utterances()["dr1-fvmh0"][0]
+    utt = fvmh0(timit_sample)[0]
     rec = lhotse.Recording.from_file(utt.audio, recording_id="rec")
     phones = [lhotse.supervision.AlignmentItem(p, s, e - s)
               for p, (s, e) in zip(utt.phones, utt.segments, strict=True)]

@@ -10,15 +10,13 @@ import torch
 from phonelstm.config import DecodeConfig
 from phonelstm.decode import decode
 from phonelstm.recognizer import Recognizer
-from tests.conftest import TIMIT_SAMPLE
-
-FILES = TIMIT_SAMPLE / "dr2-faem0"
 
 
 @pytest.mark.parametrize("task", ["ctc", "framewise"])
-def test_posteriors_round_trip(trained_checkpoints, tmp_path, task):
+def test_posteriors_round_trip(trained_checkpoints, tmp_path, timit_sample, task):
+    files = timit_sample / "dr2-faem0"
     out = tmp_path / "out"
-    decode(DecodeConfig(checkpoint=str(trained_checkpoints[task]), input=f"{FILES}/sx*.wav",
+    decode(DecodeConfig(checkpoint=str(trained_checkpoints[task]), input=f"{files}/sx*.wav",
                         out=str(out), format=["posteriors", "txt"]))
     recognizer = Recognizer.from_checkpoint(trained_checkpoints[task])
     meta = json.loads((out / "posteriors.json").read_text())
@@ -27,10 +25,10 @@ def test_posteriors_round_trip(trained_checkpoints, tmp_path, task):
     npz = np.load(out / "posteriors.npz")
     scp = kaldiio.load_scp(str(out / "posteriors.scp"))
     ark = dict(kaldiio.load_ark(str(out / "posteriors.ark")))
-    ids = sorted(p.stem for p in FILES.glob("sx*.wav"))
+    ids = sorted(p.stem for p in files.glob("sx*.wav"))
     assert sorted(npz.files) == sorted(scp) == sorted(ark) == ids
     for utt_id in ids:
-        expected = recognizer.log_posteriors(FILES / f"{utt_id}.wav").numpy()
+        expected = recognizer.log_posteriors(files / f"{utt_id}.wav").numpy()
         assert npz[utt_id].shape == (len(expected), len(meta["symbols"]))
         np.testing.assert_allclose(npz[utt_id], expected, atol=1e-5)
         np.testing.assert_array_equal(scp[utt_id], npz[utt_id])

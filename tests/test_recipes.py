@@ -1,4 +1,5 @@
-"""The TIMIT CTC recipe end to end on an LDC-layout tree built from the TIMIT sample."""
+"""Recipes end to end: TIMIT CTC on an LDC-layout tree built like the TIMIT sample (from the
+synthetic corpus), free_english_ctc on small copies of its corpora."""
 
 import json
 import os
@@ -9,16 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.layouts import ldc_tree
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
-def test_timit_ctc_recipe_runs_on_an_ldc_tree(tmp_path):
-    pytest.importorskip("phonelstm.data.timit")
-    from tests.test_corpora import build_ldc_tree
-
+def test_timit_ctc_recipe_runs_on_an_ldc_tree(tmp_path, timit_sample):
     # two sample speakers stand in for a dev and a core-test speaker
-    tree = build_ldc_tree(tmp_path, {"falr0": ("TEST", "faks0"), "maeb0": ("TEST", "mdab0")})
+    tree = ldc_tree(tmp_path, timit_sample, {"falr0": ("TEST", "faks0"),
+                                             "maeb0": ("TEST", "mdab0")})
     # a copy of the recipe in a scratch project, so data/, exp/ and the README it rewrites
     # are the scratch project's
     work = tmp_path / "work"

@@ -1,4 +1,7 @@
-"""speechocean762: phones, stratified speaker splits, FLAC and WAV layouts, download, errors."""
+"""speechocean762: phones, stratified speaker splits, FLAC and WAV layouts, download, errors.
+
+The trees are small copies of a speechocean762 training half built from the synthetic corpus
+(``tests.layouts``); one test reads the whole real one in ``../shared/data``."""
 
 from __future__ import annotations
 
@@ -10,76 +13,39 @@ import time
 from pathlib import Path
 
 import pytest
-import soundfile as sf
 
 from phonelstm.config import AlignedConfig, DataConfig, Speechocean762Config
 from phonelstm.data.aligned import PhoneMap
 from phonelstm.data.corpus import DataError
 from phonelstm.data.manifest import SPLITS, read_manifest
-from phonelstm.data.speechocean762 import prepare_speechocean762, word_phones
+from phonelstm.data.speechocean762 import (
+    prepare_speechocean762,
+    read_table,
+    sentence_phones,
+    word_phones,
+)
 from phonelstm.phones import TIMIT61
 from phonelstm.prepare import prepare_corpus
-from tests.conftest import SHARED
+from tests.conftest import SHARED, shared
+from tests.layouts import speechocean762_corpus, speechocean762_tree
 
 SO762 = SHARED / "speechocean762"
 # two speakers of each age group and gender: (child|adult, f|m)
 ADULTS_F, ADULTS_M = ["0036", "0135"], ["0960", "0482"]
 CHILDREN_F, CHILDREN_M = ["0006", "0026"], ["0001", "0005"]
 SPEAKERS = ADULTS_F + ADULTS_M + CHILDREN_F + CHILDREN_M
-HAND_CHECKED = "009600120"  # speaker 0960: JUST A PIECE OF TODAY
 
 
-@pytest.fixture(autouse=True)
-def _shared() -> None:
-    if not SO762.is_dir():
-        pytest.skip(f"{SO762} not found")
+@pytest.fixture(scope="module")
+def so762(synth_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A speechocean762 training half of the 8 ``SPEAKERS``, synthetic speech."""
+    return speechocean762_corpus(tmp_path_factory.mktemp("speechocean762"), synth_corpus)
 
 
-def _lines(path: Path) -> list[list[str]]:
-    return [line.split(maxsplit=1) for line in path.read_text().splitlines() if line.strip()]
-
-
-def build_tree(dest: Path, train: list[str], test: list[str] = (), wav: bool = False,
-               per_speaker: int = 2, drop: tuple[str, ...] = ()) -> Path:
-    """A small copy of the shared corpus: ``per_speaker`` utterances of each speaker (plus
-    the hand-checked one), FLAC in place or converted to ``.WAV`` as released, ``test/``
-    when ``test`` speakers are given; ``drop``: text-phone keys to leave out."""
-    utt2spk = dict(_lines(SO762 / "train" / "utt2spk"))
-    wavs = dict(_lines(SO762 / "train" / "wav.scp"))
-    kept = set()
-    for half, speakers in (("train", train), ("test", test)):
-        if not speakers:
-            continue
-        folder = dest / half
-        folder.mkdir(parents=True)
-        utts = [u for s in speakers for u in sorted(k for k, v in utt2spk.items() if v == s)
-                [:per_speaker]]
-        utts += [HAND_CHECKED] if utt2spk[HAND_CHECKED] in speakers else []
-        kept |= set(utts)
-        scp = []
-        for utt in utts:
-            if wav:
-                name = Path(wavs[utt]).with_suffix(".WAV")
-                audio, rate = sf.read(SO762 / wavs[utt], dtype="int16")
-                (dest / name).parent.mkdir(parents=True, exist_ok=True)
-                sf.write(dest / name, audio, rate, subtype="PCM_16", format="WAV")
-            else:
-                name = Path(wavs[utt])
-                (dest / name).parent.mkdir(parents=True, exist_ok=True)
-                (dest / name).symlink_to(SO762 / wavs[utt])
-            scp.append(f"{utt}\t{name}\n")
-        (folder / "wav.scp").write_text("".join(scp))
-        for table in ("text", "utt2spk"):
-            rows = [r for r in _lines(SO762 / "train" / table) if r[0] in utts]
-            (folder / table).write_text("".join(f"{k}\t{v}\n" for k, v in rows))
-        for table in ("spk2age", "spk2gender"):
-            rows = [r for r in _lines(SO762 / "train" / table) if r[0] in speakers]
-            (folder / table).write_text("".join(f"{k}\t{v}\n" for k, v in rows))
-    (dest / "resource").mkdir()
-    rows = [r for r in _lines(SO762 / "resource" / "text-phone")
-            if r[0].split(".")[0] in kept and r[0] not in drop]
-    (dest / "resource" / "text-phone").write_text("".join(f"{k}\t{v}\n" for k, v in rows))
-    return dest
+def build_tree(dest: Path, train: list[str], **options) -> Path:
+    """A small copy of the real training half in ``../shared/data`` (the free_english_ctc
+    recipe test runs on one)."""
+    return speechocean762_tree(dest, SO762, train, **options)
 
 
 def read(root: Path, **cfg) -> dict:
@@ -87,12 +53,15 @@ def read(root: Path, **cfg) -> dict:
 
 
 def test_hand_checked_phones(tmp_path: Path) -> None:
-    """Stops and affricates get closures, AH0 is ax in A and TODAY, ah in JUST and OF."""
-    splits = read(build_tree(tmp_path, SPEAKERS), dev_speakers=4, test_speakers=2)
-    utt = next(u for s in SPLITS for u in splits[s] if u.id == HAND_CHECKED)
-    assert utt.phones == "h# dcl jh ah s tcl t ax pcl p iy s ah v tcl t ax dcl d ey h#".split()
-    assert (utt.speaker, utt.extra) == ("0960", {"text": "JUST A PIECE OF TODAY", "age": 28,
-                                                 "gender": "m"})
+    """Utterance 009600120, JUST A PIECE OF TODAY, from its text-phone entries: stops and
+    affricates get closures, AH0 is ax in A and TODAY, ah in JUST and OF."""
+    path = tmp_path / "text-phone"
+    path.write_text("009600120.0\tJH_B AH0_I S_I T_E\n009600120.1\tAH0_S\n"
+                    "009600120.2\tP_B IY0_I S_E\n009600120.3\tAH0_B V_E\n"
+                    "009600120.4\tT_B AH0_I D_I EY1_E\n")
+    phones = sentence_phones("009600120", "JUST A PIECE OF TODAY".split(), read_table(path),
+                             path, PhoneMap(AlignedConfig(phone_map="arpabet")), "here")
+    assert phones == "h# dcl jh ah s tcl t ax pcl p iy s ah v tcl t ax dcl d ey h#".split()
 
 
 def test_word_phones() -> None:
@@ -110,8 +79,8 @@ def test_word_phones() -> None:
 
 
 def test_flac_subset_splits_are_stratified_and_speaker_disjoint(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    root = build_tree(tmp_path, SPEAKERS)
+        tmp_path: Path, so762: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = speechocean762_tree(tmp_path, so762, SPEAKERS)
     splits = read(root, dev_speakers=4, test_speakers=2, seed=3)
     assert "has no test/" in caplog.text
     speakers = {s: {u.speaker for u in splits[s]} for s in SPLITS}
@@ -126,13 +95,18 @@ def test_flac_subset_splits_are_stratified_and_speaker_disjoint(
     other = read(root, dev_speakers=0.5, test_speakers=0.25, seed=4)
     assert len({u.speaker for u in other["dev"]}) == 4
     assert all(p in TIMIT61 for s in SPLITS for u in splits[s] for p in u.phones)
+    utt = next(u for s in SPLITS for u in splits[s] if u.speaker == "0960")
+    assert (utt.extra["age"], utt.extra["gender"]) == (28, "m")
+    assert utt.extra["text"] == read_table(root / "train" / "text")[utt.id][1]
 
 
-def test_wav_release_layout_with_test_half(tmp_path: Path) -> None:
+def test_wav_release_layout_with_test_half(tmp_path: Path, so762: Path) -> None:
     """The release: .WAV audio, train/ and test/; test/ is the test split, dev from train/."""
-    flac = read(build_tree(tmp_path / "flac", SPEAKERS), dev_speakers=4, test_speakers=2)
+    flac = read(speechocean762_tree(tmp_path / "flac", so762, SPEAKERS), dev_speakers=4,
+                test_speakers=2)
     train, test = SPEAKERS[:6], SPEAKERS[6:]
-    release = build_tree(tmp_path / "dl" / "speechocean762", train, test, wav=True)
+    release = speechocean762_tree(tmp_path / "dl" / "speechocean762", so762, train, test,
+                                  wav=True)
     # data.root may also be the folder the archive was unpacked in
     splits = read(tmp_path / "dl", dev_speakers=2, test_speakers=0.9)
     assert {u.speaker for u in splits["test"]} == set(test)
@@ -145,14 +119,15 @@ def test_wav_release_layout_with_test_half(tmp_path: Path) -> None:
         assert utt.duration == pytest.approx(by_id[utt.id].duration)
 
 
-def test_missing_text_phone_entry_is_one_line(tmp_path: Path) -> None:
-    root = build_tree(tmp_path, SPEAKERS, drop=(f"{HAND_CHECKED}.3",))
+def test_missing_text_phone_entry_is_one_line(tmp_path: Path, so762: Path) -> None:
+    utt, (_, text) = next(iter(read_table(so762 / "train" / "text").items()))
+    root = speechocean762_tree(tmp_path, so762, SPEAKERS, drop=(f"{utt}.3",))
     with pytest.raises(DataError) as err:
         read(root, dev_speakers=4, test_speakers=2)
     message = str(err.value)
     assert "\n" not in message
     assert message.startswith(str(root / "resource" / "text-phone"))
-    assert f"no entry {HAND_CHECKED}.3 for word 3 (OF) of utterance {HAND_CHECKED}" in message
+    assert f"no entry {utt}.3 for word 3 ({text.split()[3]}) of utterance {utt}" in message
 
 
 def _break(root: Path, name: str, old: str, new: str) -> None:
@@ -172,24 +147,24 @@ def _break(root: Path, name: str, old: str, new: str) -> None:
     (lambda r: _break(r, "train/text", "\t", " \n"), r"text:1: expected '<key> <value>'"),
     (lambda r: _break(r, "train/utt2spk", "000360", "999990"), r"utt2spk: no speaker for"),
 ])
-def test_bad_input_is_one_line(tmp_path: Path, breakage, message: str) -> None:
-    root = build_tree(tmp_path, SPEAKERS)
+def test_bad_input_is_one_line(tmp_path: Path, so762: Path, breakage, message: str) -> None:
+    root = speechocean762_tree(tmp_path, so762, SPEAKERS)
     breakage(root)
     with pytest.raises(DataError, match=message) as err:
         read(root, dev_speakers=4, test_speakers=2)
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("dev,message", [(0, "a fraction"), (1.5, "a fraction"),
+@pytest.mark.parametrize("dev,message", [(-1, "a fraction"), (1.5, "a fraction"),
                                          (7, "leave none of the 8")])
-def test_bad_speaker_counts(tmp_path: Path, dev: float, message: str) -> None:
+def test_bad_speaker_counts(tmp_path: Path, so762: Path, dev: float, message: str) -> None:
     with pytest.raises(DataError, match=message):
-        read(build_tree(tmp_path, SPEAKERS), dev_speakers=dev, test_speakers=2)
+        read(speechocean762_tree(tmp_path, so762, SPEAKERS), dev_speakers=dev, test_speakers=2)
 
 
-def make_release_tarball(tmp_path: Path) -> Path:
-    build_tree(tmp_path / "src" / "speechocean762", SPEAKERS[:6], SPEAKERS[6:], wav=True,
-               per_speaker=1)
+def make_release_tarball(tmp_path: Path, so762: Path) -> Path:
+    speechocean762_tree(tmp_path / "src" / "speechocean762", so762, SPEAKERS[:6], SPEAKERS[6:],
+                        wav=True, per_speaker=1)
     archive = tmp_path / "speechocean762.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(tmp_path / "src" / "speechocean762", arcname="speechocean762")
@@ -202,8 +177,8 @@ def download_config(tmp_path: Path, archive: Path, **cfg) -> DataConfig:
                                                           **cfg))
 
 
-def test_download_verify_and_unpack(tmp_path: Path) -> None:
-    archive = make_release_tarball(tmp_path)
+def test_download_verify_and_unpack(tmp_path: Path, so762: Path) -> None:
+    archive = make_release_tarball(tmp_path, so762)
     sha = hashlib.sha256(archive.read_bytes()).hexdigest()
     cfg = download_config(tmp_path, archive, sha256=sha, archive_bytes=archive.stat().st_size)
     out = prepare_corpus(cfg, force=True)
@@ -232,8 +207,10 @@ def _evil_tarball(tmp_path: Path) -> Path:
     ("outside", r"cannot unpack the archive"),
     ("no_top", r"the archive has no speechocean762/ folder"),
 ])
-def test_failed_download_leaves_nothing(tmp_path: Path, case: str, message: str) -> None:
-    archive = _evil_tarball(tmp_path) if case == "outside" else make_release_tarball(tmp_path)
+def test_failed_download_leaves_nothing(tmp_path: Path, so762: Path, case: str,
+                                       message: str) -> None:
+    archive = (_evil_tarball(tmp_path) if case == "outside"
+               else make_release_tarball(tmp_path, so762))
     cfg = download_config(tmp_path, archive, archive_bytes=12 if case == "size" else 0,
                           sha256="0" * 64 if case == "sha256" else "")
     if case == "missing":
@@ -256,7 +233,8 @@ def _renamed_top(tmp_path: Path, archive: Path) -> Path:
 
 def test_whole_shared_training_half(tmp_path: Path) -> None:
     """The 125 shared speakers: 12/12 speakers for dev/test by default, TIMIT-61 phones."""
-    cfg = DataConfig(name="so", corpus="speechocean762", root=str(SO762),
+    root = shared(SO762, "the speechocean762 training half")
+    cfg = DataConfig(name="so", corpus="speechocean762", root=str(root),
                      dir=str(tmp_path / "out"))
     out = prepare_corpus(cfg, force=True)
     splits = {s: read_manifest(out / f"{s}.jsonl") for s in SPLITS}
