@@ -44,12 +44,13 @@ def voices(synth: Path) -> list[list[Utterance]]:
 
 
 def words(text: str) -> list[str]:
+    """The words of a sentence in lower case, punctuation dropped."""
     return re.findall(r"[a-z']+", text.lower())
 
 
 def _word_times(utt: Utterance, rate: int) -> list[tuple[int, int, str]]:
-    """The words spread over the speech between the two h# in proportion to their letters
-    (eSpeak gives no word times; readers keep only the words)."""
+    """The words spread over the speech between the two h# in proportion to their letters:
+    rough times (eSpeak gives none), which phonelstm's reader does not read."""
     start, end = round(utt.segments[0][1] * rate), round(utt.segments[-1][0] * rate)
     spoken = words(utt.extra["text"])
     letters = [0]

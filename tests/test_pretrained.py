@@ -41,7 +41,7 @@ def test_shipped_model_is_small_and_self_describing(recognizer):
 
 def test_timit_sample_utterances_are_recognised(recognizer):
     sample = {utt.id: utt for utt, _ in scan(shared(
-        TIMIT_SAMPLE, "the TIMIT sample (non-commercial licence) for the model's PER"))}
+        TIMIT_SAMPLE, "the TIMIT sample (non-commercial licence)"))}
     utts = [sample["fvmh0_si1466"], sample["maeb0_si1411"]]
     counts = [count_errors(fold(u.phones, 39), fold([p.phone for p in recognizer.transcribe(
         u.audio)], 39)) for u in utts]
