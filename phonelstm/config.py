@@ -71,7 +71,7 @@ class Speechocean762Config:
 
     seed: int = 0  # draw of the dev (and test) speakers
     # text-phone: the corpus's canonical phones of each word (resource/text-phone) |
-    # lexicon: its text pronounced by phonelstm.lexicon (data.lexicon), as LibriSpeech's is
+    # lexicon: its text pronounced by phonelstm.data.lexicon (data.lexicon), as LibriSpeech's is
     phones: str = "text-phone"
     dev_speakers: float = 0.1  # held out of train/ for dev: a fraction (< 1) or a number
     test_speakers: float = 0.1  # only when the copy has no test/: held out of train/ likewise
@@ -126,12 +126,12 @@ class LhotseConfig:
 
 @dataclass
 class LexiconConfig:
-    """Words -> TIMIT-61 phones for corpora with only text; see ``phonelstm.lexicon``."""
+    """Words -> TIMIT-61 phones for corpora with only text; see ``phonelstm.data.lexicon``."""
 
     dictionary: str = "cmudict"  # cmudict (shipped) | a CMUdict/LibriSpeech/MFA-form file
     fallback: str = "espeak"  # espeak: eSpeak NG pronounces words the dictionary lacks | none
     # each brings the dictionary's phones closer to what people say (measured on the TIMIT
-    # sample: phonelstm.lexicon's docstring)
+    # sample: phonelstm.data.lexicon's docstring)
     flap: bool = True  # American flapping: t/d between a vowel and an unstressed vowel -> dx
     reduce: bool = True  # schwa -> ix before coronals and velars; ax + l/n/m -> el/en/em
     unreleased: bool = True  # no closure after silence; a stop before a consonant: closure only

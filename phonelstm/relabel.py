@@ -17,9 +17,9 @@ import torch
 from torch import Tensor
 
 from phonelstm.data.corpus import DataError
+from phonelstm.data.lexicon import Lexicon, words_of
 from phonelstm.data.manifest import Utterance
 from phonelstm.decoding import best_candidate
-from phonelstm.lexicon import Lexicon, words_of
 from phonelstm.phones import Vocabulary
 from phonelstm.recognizer import Recognizer
 

@@ -6,7 +6,7 @@
 
 With a manifest whose utterances have hand-labelled phones and their words (``text``; the
 TIMIT reader keeps the ``.wrd`` words), prints the PER of the lexicon's phones for those words
-against the hand labels (39 and 61 phones) for each choice of ``phonelstm.lexicon``: all rules
+against the hand labels (39 and 61 phones) for each choice of ``phonelstm.data.lexicon``: all rules
 off, each rule on its own, each left out, all on; with ``--checkpoint``, also with the variants
 that CTC model chooses (``phonelstm.relabel``). With ``--g2p N``, the PER of the eSpeak NG
 fallback against the dictionary on N dictionary words drawn at random (seeded): what an
@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from phonelstm.config import LexiconConfig
+from phonelstm.data.lexicon import Lexicon, espeak_pron, words_of
 from phonelstm.data.manifest import read_manifest
 from phonelstm.errors import PhonelstmError
-from phonelstm.lexicon import Lexicon, espeak_pron, words_of
 from phonelstm.metrics import Scores
 from phonelstm.phones import fold
 

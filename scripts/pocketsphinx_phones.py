@@ -7,7 +7,7 @@
 PocketSphinx decodes in allphone mode with its phone language model (``en-us-phone.lm.bin``,
 language weight ``--lw``, wide beams), the audio read as phonelstm reads it (any format, span
 and channel, 16 kHz). Its ARPAbet phones become TIMIT-61 as the lexicon writes canonical
-phones (``phonelstm.lexicon``: the shipped ARPAbet map, a closure before each stop and
+phones (``phonelstm.data.lexicon``: the shipped ARPAbet map, a closure before each stop and
 affricate but not after silence); silence and fillers (``SIL``, ``+NOISE+``, ...) are ``h#``.
 On the 64 TIMIT-sample utterances that closure rule takes its PER from 45.7% to 44.9%.
 Writes ``hyp.txt`` (one ``<id> <phone> ...`` line per utterance) and ``ref.txt`` (the
@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+from phonelstm.data.lexicon import CLOSURES, LexiconError, arpabet_token
 from phonelstm.data.manifest import read_manifest
 from phonelstm.errors import PhonelstmError
 from phonelstm.io import atomic_write_text
-from phonelstm.lexicon import CLOSURES, LexiconError, arpabet_token
 
 SAMPLE_RATE = 16000
 

@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 
 from phonelstm.config import LexiconConfig
+from phonelstm.data.lexicon import Lexicon
 from phonelstm.data.manifest import read_manifest, write_manifest
 from phonelstm.device import resolve_device
 from phonelstm.errors import PhonelstmError
-from phonelstm.lexicon import Lexicon
 from phonelstm.recognizer import Recognizer
 from phonelstm.relabel import relabel
 

@@ -9,16 +9,14 @@ are those of the real corpora, the speech is eSpeak's.
 
 from __future__ import annotations
 
-import lzma
 import re
 import shutil
-from functools import cache
 from pathlib import Path
 
 import soundfile as sf
 
 from phonelstm.config import SynthConfig
-from phonelstm.data.corpus import resource_path
+from phonelstm.data.lexicon import SHIPPED, read_dictionary
 from phonelstm.data.manifest import SPLITS, Utterance, read_manifest
 
 SYNTH = SynthConfig(train_voices=6, dev_voices=1, test_voices=1, sentences_per_train_voice=10,
@@ -110,18 +108,6 @@ def ldc_tree(dest: Path, sample: Path, speakers: dict[str, tuple[str, str]] | No
     return root
 
 
-@cache
-def _cmudict() -> dict[str, list[str]]:
-    """Word -> its first pronunciation in the shipped CMUdict (ARPAbet with stress)."""
-    entries: dict[str, list[str]] = {}
-    with lzma.open(resource_path("cmudict.dict.xz"), "rt", encoding="utf-8") as f:
-        for line in f:
-            word, *phones = line.split("#")[0].split()
-            if phones and not line.startswith(";;;"):
-                entries.setdefault(word, phones)
-    return entries
-
-
 def _positions(symbols: list[str]) -> str:
     """ARPAbet symbols with speechocean762's word-position suffixes ``_B _I _E _S``."""
     if len(symbols) == 1:
@@ -149,13 +135,36 @@ def speechocean762_corpus(dest: Path, synth: Path) -> Path:
             tables["wav.scp"].append(f"{utt_id}\t{audio}")
             tables["text"].append(f"{utt_id}\t{' '.join(spoken).upper()}")
             tables["utt2spk"].append(f"{utt_id}\t{speaker}")
-            tables["text-phone"] += [f"{utt_id}.{i}\t{_positions(_cmudict()[word])}"
+            cmudict = read_dictionary(SHIPPED)
+            tables["text-phone"] += [f"{utt_id}.{i}\t{_positions(list(cmudict[word][0]))}"
                                      for i, word in enumerate(spoken)]
     for name, lines in tables.items():
         path = dest / ("resource" if name == "text-phone" else "train") / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{line}\n" for line in lines))
     return dest
+
+
+def librispeech_tree(dest: Path, synth: Path, subset: str = "dev-clean") -> Path:
+    """The synthetic voices as a LibriSpeech subset, ``dest/LibriSpeech/<subset>/<speaker>/
+    <chapter>/<speaker>-<chapter>-<n>.flac`` with each chapter's ``.trans.txt`` (upper-case
+    words) and ``SPEAKERS.TXT`` (voices alternately female and male)."""
+    top = dest / "LibriSpeech"
+    speakers = [";ID  |SEX| SUBSET           |MINUTES| NAME"]
+    for index, utts in enumerate(voices(synth)):
+        speaker, chapter = str(100 + index), str(2000 + index)
+        folder = top / subset / speaker / chapter
+        folder.mkdir(parents=True)
+        lines = []
+        for n, utt in enumerate(utts):
+            name = f"{speaker}-{chapter}-{n:04d}"
+            sf.write(folder / f"{name}.flac", sf.read(utt.audio, dtype="int16")[0], 16000,
+                     format="FLAC")
+            lines.append(f"{name} {' '.join(words(utt.extra['text'])).upper()}\n")
+        (folder / f"{speaker}-{chapter}.trans.txt").write_text("".join(lines))
+        speakers.append(f"{speaker} | {'FM'[index % 2]} | {subset} | 1.00 | voice {index}")
+    (top / "SPEAKERS.TXT").write_text("\n".join(speakers) + "\n")
+    return top
 
 
 def _lines(path: Path) -> list[list[str]]:

@@ -1,4 +1,4 @@
-"""phonelstm.lexicon: dictionary forms, the TIMIT-style rules, the eSpeak NG fallback."""
+"""phonelstm.data.lexicon: dictionary forms, the TIMIT-style rules, the eSpeak NG fallback."""
 
 import random
 from dataclasses import replace
@@ -10,8 +10,8 @@ import soundfile as sf
 
 from phonelstm.config import AlignedConfig, DataConfig, LexiconConfig
 from phonelstm.data.corpus import DataError
+from phonelstm.data.lexicon import Lexicon, LexiconError, espeak_pron, read_dictionary, words_of
 from phonelstm.data.prepare import load_split, prepare_corpus
-from phonelstm.lexicon import Lexicon, LexiconError, espeak_pron, read_dictionary, words_of
 from phonelstm.phones import TIMIT61
 
 

@@ -1,5 +1,5 @@
 """Recipes end to end: TIMIT CTC on an LDC-layout tree built like the TIMIT sample (from the
-synthetic corpus), free_english_ctc on small copies of its corpora."""
+synthetic corpus), free_english_ctc on stand-ins of its corpora built the same way."""
 
 import json
 import os
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.layouts import ldc_tree
+from tests.conftest import FSDD_DIGITS
+from tests.layouts import ldc_tree, librispeech_tree, speechocean762_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,45 +45,43 @@ def test_timit_ctc_recipe_runs_on_an_ldc_tree(tmp_path, timit_sample):
 
 
 @pytest.mark.slow
-def test_free_english_recipe_runs_end_to_end(tmp_path):
-    """run.sh on small copies of its corpora: speechocean762 (8 speakers), FSDD (the four
-    speakers, 5 recordings each), the TIMIT sample; the synthetic corpus is synthesised
-    (about 30 s)."""
-    from tests.conftest import FSDD, TIMIT_SAMPLE
-    from tests.test_speechocean762 import SO762, SPEAKERS, build_tree
-
-    if not (SO762.is_dir() and FSDD.is_dir()):
-        pytest.skip("needs ../shared/data")
-
-    so762 = build_tree(tmp_path / "so762", SPEAKERS)
-    fsdd = tmp_path / "fsdd" / "recordings"
-    fsdd.mkdir(parents=True)
-    for wav in sorted(FSDD.glob("recordings/*_*_[0-4].wav")):
-        if wav.name[0] in "07":
-            (fsdd / wav.name).symlink_to(wav)
+def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sample):
+    """run.sh on stand-ins of its corpora: the small synthetic corpus's voices as LibriSpeech
+    and speechocean762 speakers, the FSDD fixtures, the TIMIT sample's layout; its own
+    synthetic corpus is synthesised (about 30 s)."""
+    pytest.importorskip("pocketsphinx", reason="the recipe scores the peer: pip install "
+                                               "'phonelstm[peer]'")
+    librispeech = librispeech_tree(tmp_path / "ls", synth_corpus)
+    so762 = speechocean762_corpus(tmp_path / "so762", synth_corpus)
     work = tmp_path / "work"
     (work / "recipes" / "free_english_ctc").mkdir(parents=True)
-    for name in ("free_english_ctc/run.sh", "path.sh"):
+    for name in ("free_english_ctc/run.sh", "free_english_ctc/score.sh", "path.sh"):
         shutil.copy(ROOT / "recipes" / name, work / "recipes" / name)
     readme = work / "recipes/free_english_ctc/README.md"
     readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
     (work / "scripts").symlink_to(ROOT / "scripts")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHON": sys.executable,
-           "SPEECHOCEAN762": str(so762), "FSDD": str(tmp_path / "fsdd"),
-           "TIMIT_SAMPLE": str(TIMIT_SAMPLE)}
+           "LIBRISPEECH": str(librispeech), "SPEECHOCEAN762": str(so762),
+           "FSDD": str(FSDD_DIGITS), "TIMIT_SAMPLE": str(timit_sample)}
     result = subprocess.run(
         ["bash", "recipes/free_english_ctc/run.sh", "model.layers=1", "model.hidden=16",
          "trainer.max_epochs=1", "trainer.beam=2"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=600)
+        cwd=work, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-2000:]
-    first = work / "exp" / "speechocean762" / "free_english_ctc"
-    run = first.with_name("free_english_ctc_noise")  # the weight-noise phase, shipped
+    exp = work / "exp" / "librispeech"
+    first, run = exp / "free_english_ctc", exp / "free_english_ctc_noise"  # run: shipped
     assert json.loads((first / "results.json").read_text())["epochs"] == 1
     assert json.loads((run / "results.json").read_text())["weight_noise"] == 0.03
-    assert json.loads((run / "timit_sample_beam16" / "summary.json").read_text())[
-        "utterances"] == 64
-    assert json.loads((run / "digits_test_beam16.json").read_text())["utterances"] == 10
-    assert "| exp/speechocean762/free_english_ctc |" in readme.read_text()
-    assert "| exp/speechocean762/free_english_ctc_noise |" in readme.read_text()
-    assert "timit_sample beam" in readme.read_text()
-    assert "test digits grammar" in readme.read_text()
+    assert (work / "data" / "librispeech" / "train_variants.jsonl").is_file()
+    summary = json.loads((run / "timit_sample_beam16" / "summary.json").read_text())
+    assert summary["utterances"] == 64
+    assert json.loads((run / "digits_test_beam16.json").read_text())["utterances"] == 3
+    peer = json.loads((exp / "pocketsphinx" / "timit_sample_beam1" / "summary.json")
+                      .read_text())
+    assert peer["utterances"] == 64
+    table = readme.read_text()
+    for row in ("free_english_ctc", "free_english_ctc_noise", "pocketsphinx"):
+        assert f"| exp/librispeech/{row} |" in table
+    for column in ("timit_sample beam", "librispeech_test beam", "speechocean762_dev beam",
+                   "test digits grammar"):
+        assert column in table

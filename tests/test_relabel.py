@@ -9,8 +9,8 @@ import torch
 
 from phonelstm.config import LexiconConfig
 from phonelstm.data.corpus import DataError
+from phonelstm.data.lexicon import Lexicon
 from phonelstm.data.manifest import Utterance, read_manifest, write_manifest
-from phonelstm.lexicon import Lexicon
 from phonelstm.phones import Vocabulary
 from phonelstm.recognizer import Recognizer
 from phonelstm.relabel import choose_variants, relabel

@@ -3,7 +3,7 @@
 ``corpus=manifest`` reads ``data.root``: one ``.tsv``/``.jsonl`` file, or a folder holding
 ``{train,dev,test}.{tsv,jsonl}``. A TSV starts with a header naming its columns: ``audio``
 and ``phones`` (space-separated) are required, or instead of phones ``text``: the words,
-which ``phonelstm.lexicon`` (``data.lexicon``) pronounces in TIMIT-61 (no phone times then);
+which ``phonelstm.data.lexicon`` (``data.lexicon``) pronounces in TIMIT-61 (no phone times then);
 ``times`` (N+1 space-separated boundaries in seconds for N phones: each phone runs from its
 boundary to the next), ``speaker`` (default: the audio's folder name), ``id`` (default
 ``<speaker>_<audio stem>``) and ``split`` are optional. A JSONL has the manifest fields of
@@ -39,8 +39,8 @@ from phonelstm.data.corpus import (
     check_splits,
     split_by_config,
 )
+from phonelstm.data.lexicon import Lexicon, arpabet_table, words_of
 from phonelstm.data.manifest import SPLITS, ManifestError, Utterance, read_manifest
-from phonelstm.lexicon import Lexicon, arpabet_table, words_of
 from phonelstm.phones import TIMIT61
 
 _AUDIO_SUFFIXES = (".wav", ".flac")

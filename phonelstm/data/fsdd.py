@@ -1,7 +1,7 @@
 """Free Spoken Digit Dataset: ``{digit}_{speaker}_{index}.wav`` -> digit words in TIMIT phones.
 
 Speaker and digit come from the file name; the digit word becomes TIMIT-61 phones through
-``phonelstm.lexicon`` (``data.lexicon``: CMUdict's first pronunciation, ``h#`` at both ends
+``phonelstm.data.lexicon`` (``data.lexicon``: CMUdict's first pronunciation, ``h#`` at both ends
 for the silence around each recording, no closure right after it: "two" is
 ``h# t uw h#``). There are no phone times, so FSDD trains CTC models only. The 8 kHz audio is
 resampled when it is loaded. Splits are speaker-disjoint, from
@@ -16,8 +16,8 @@ import soundfile as sf
 
 from phonelstm.config import FsddConfig, LexiconConfig
 from phonelstm.data.corpus import DataError, check_root, split_by_config
+from phonelstm.data.lexicon import Lexicon
 from phonelstm.data.manifest import Utterance
-from phonelstm.lexicon import Lexicon
 
 WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 _NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")

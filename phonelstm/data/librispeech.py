@@ -14,7 +14,7 @@ proportion to the genders of ``SPEAKERS.TXT`` (``dev_speakers``, ``test_speakers
 OpenSLR, each archive checked against its published SHA-256 (``phonelstm.data.download``).
 
 There are no phone labels: each transcript becomes TIMIT-61 phones through
-``phonelstm.lexicon`` (a pronouncing dictionary, eSpeak NG for the words it lacks), so no
+``phonelstm.data.lexicon`` (a pronouncing dictionary, eSpeak NG for the words it lacks), so no
 utterance is dropped; the words eSpeak pronounced are counted in the log. A transcript line
 without audio, audio without a transcript line, an unreadable file or an unpronounceable word
 stops preparation with one line naming the file.
@@ -30,8 +30,8 @@ from phonelstm.config import LexiconConfig, LibrispeechConfig
 from phonelstm.data.aligned import audio_duration
 from phonelstm.data.corpus import DataError, abbreviate, check_root, check_splits, draw_held_out
 from phonelstm.data.download import download_corpus
+from phonelstm.data.lexicon import Lexicon, words_of
 from phonelstm.data.manifest import Utterance
-from phonelstm.lexicon import Lexicon, words_of
 
 log = logging.getLogger("phonelstm.data")
 

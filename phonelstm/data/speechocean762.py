@@ -23,7 +23,7 @@ says, not what each learner said. Into TIMIT-61, as TIMIT writes its transcripti
 ``WE CALL IT BEAR`` (``W IY0 | K AO0 L | IH0 T | B EH0 R``) becomes
 ``h# w iy kcl k ao l ih tcl t bcl b eh r h#``. The lexicon is partly British (``NOT`` =
 ``N AH0 T``, ``HERE`` = ``HH IH AH0``); those phones are kept as it writes them. With
-``data.speechocean762.phones=lexicon`` the text is pronounced by ``phonelstm.lexicon``
+``data.speechocean762.phones=lexicon`` the text is pronounced by ``phonelstm.data.lexicon``
 instead (American CMUdict, flapping and reductions), as LibriSpeech's is.
 
 Splits: dev speakers are drawn from ``train/`` (seeded, in proportion to the age groups and
@@ -41,8 +41,8 @@ from phonelstm.config import AlignedConfig, LexiconConfig, Speechocean762Config
 from phonelstm.data.aligned import PhoneMap, audio_duration
 from phonelstm.data.corpus import DataError, check_root, check_splits, draw_held_out
 from phonelstm.data.download import download_corpus
+from phonelstm.data.lexicon import CLOSURES, Lexicon, words_of
 from phonelstm.data.manifest import Utterance
-from phonelstm.lexicon import CLOSURES, Lexicon, words_of
 
 log = logging.getLogger("phonelstm.data")
 

@@ -20,7 +20,7 @@ Splits (``timit.split``):
 - ``speakers``: ``timit.{train,dev,test}_speakers`` lists (for the sample or a subset);
 - ``regions``: ``timit.{train,dev,test}_regions`` dialect-region lists (``dr1`` ... ``dr8``).
 Each utterance records its dialect region in the manifest field ``region``, and the words of
-its ``.wrd`` file, when there is one, in ``text`` (what ``phonelstm.lexicon`` pronounces, e.g.
+its ``.wrd`` file, when there is one, in ``text`` (what ``phonelstm.data.lexicon`` pronounces, e.g.
 to measure how close canonical phones come to the hand labels: ``scripts/lexicon_report.py``).
 """
 

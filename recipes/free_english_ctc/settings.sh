@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The settings table of this recipe's README: short runs (4 epochs, no early stopping, 2
 # threads) of phase 1 from phase 0's checkpoint, each changing one thing against the recipe:
-# LibriSpeech once an epoch instead of three times, the dictionary's phones without the
-# lexicon's rules, 40 ms frames (4 stacked) instead of 30 ms, 3 x 256 cells instead of
-# 3 x 192 (the last two from their own phase 0, as the input layer differs). Scored like
-# the recipe (score.sh). Needs run.sh's manifests and phase 0.
+# LibriSpeech once an epoch instead of three times, no synthetic speech, the dictionary's
+# phones without the lexicon's rules, 40 ms frames (4 stacked) instead of 30 ms, 3 x 256
+# cells instead of 3 x 192 (the last two from their own phase 0, as the input layer
+# differs). Scored like the recipe (score.sh). Needs run.sh's manifests and phase 0.
 # Usage: recipes/free_english_ctc/settings.sh
 set -euo pipefail
 source "$(dirname "$0")/../path.sh"
@@ -27,6 +27,8 @@ phase0() {  # phase0 <name> [overrides...]: the synthetic corpus alone, as run.s
 }
 run recipe_4_epochs "$phase0"
 run native_once "$phase0" data.train_repeat=1
+run no_synthetic "$phase0" \
+    'data.extra_train=[data/speechocean762/train.jsonl,data/fsdd_free/train.jsonl]'
 # the dictionary's first pronunciations as they are: no flapping, reductions, unreleased stops
 $PYTHON -m phonelstm.prepare data=librispeech "$ls_root" data.dir=data/librispeech_plain \
     data.lexicon.flap=false data.lexicon.reduce=false data.lexicon.unreleased=false

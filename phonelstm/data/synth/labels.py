@@ -10,7 +10,7 @@ from phonelstm.data.synth import SynthError
 # maps to two phones is split at _LATE_SHARE. Stop closures are not eSpeak phonemes: they are
 # found in the signal (see label_utterance). Every phoneme eSpeak emits for the 720 sentences in
 # the 8 accents at the rates used here is listed, and every one its en-us voice emitted for
-# 30,000 CMUdict words (the lexicon's fallback, phonelstm.lexicon); anything else raises
+# 30,000 CMUdict words (the lexicon's fallback, phonelstm.data.lexicon); anything else raises
 # SynthError.
 ESPEAK_TO_TIMIT: dict[str, tuple[str, ...]] = {
     # Pauses; leading and trailing silence becomes h#.
