@@ -161,7 +161,7 @@ class DataConfig:
     root: str | None = None  # raw corpus folder (timit, fsdd, librispeech, textgrid, ...)
     dir: str = "data/synth"  # prepared manifests: <dir>/{train,dev,test}.jsonl
     train_manifests: list[str] = field(default_factory=lambda: ["train"])
-    extra_train: list[str] = field(default_factory=list)  # more training manifest files
+    extra_train: list[str] = field(default_factory=list)  # more training manifests (repeatable)
     train_repeat: int = 1  # the corpus's own training utterances this many times an epoch
     dev_manifest: str = "dev"  # <dir>/<name>.jsonl used for early stopping
     test_manifest: str = "test"  # <dir>/<name>.jsonl scored at the end

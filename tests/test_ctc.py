@@ -110,10 +110,10 @@ def test_bf16_mixed_precision_trains_on_cpu_with_extra_training_manifests(sample
     cfg = tiny_config(sample_corpus, tmp_path, n=2, amp="bf16", device="cpu")
     extra = tmp_path / "extra.jsonl"
     write_manifest(extra, read_manifest(sample_corpus / "dev.jsonl")[:1])
-    cfg.data.extra_train = [str(extra)]
+    cfg.data.extra_train = [str(extra), str(extra)]  # listed twice: used twice an epoch
     results = train(cfg)
     ckpt = load_checkpoint(tmp_path / "exp" / "last.pt")
-    assert ckpt["progress"]["step"] == 3  # 2 from data.dir's train split + 1 extra
+    assert ckpt["progress"]["step"] == 4  # 2 from data.dir's train split + 2 extra
     assert ckpt["progress"]["skipped_batches"] == 0 and math.isfinite(results["dev"])
     assert all(p.dtype == torch.float32 for p in ckpt["model"].values())
 

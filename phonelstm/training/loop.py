@@ -139,10 +139,11 @@ def train(cfg: TrainConfig) -> dict[str, float]:
     sources = {str(manifest_path(cfg.data, name)): load_split(cfg.data, name)
                for name in cfg.data.train_manifests}
     corpus_utts = [u for utts in sources.values() for u in utts]
-    extra = {path: read_manifest(path) for path in cfg.data.extra_train}
-    extra_utts = [u for utts in extra.values() for u in utts]
+    # a manifest listed twice in data.extra_train counts twice
+    extra = [(path, read_manifest(path)) for path in cfg.data.extra_train]
+    extra_utts = [u for _, utts in extra for u in utts]
     if cfg.trainer.task == "ctc":
-        for where, utts in (sources | extra).items():
+        for where, utts in [*sources.items(), *extra]:
             check_ctc_fit(utts, cfg.features, cfg.model.stack_frames, where)
     train_utts = corpus_utts * cfg.data.train_repeat + extra_utts
     dev_utts = load_split(cfg.data, cfg.data.dev_manifest)
