@@ -43,14 +43,19 @@ for split in train dev; do
     $PYTHON scripts/relabel.py "$exp/best.pt" "data/librispeech/$split.jsonl" \
         --out "data/librispeech/${split}_variants.jsonl"
 done
-# phase 2 (Graves et al. 2013): Gaussian weight noise, from the best checkpoint, on them
+# phase 2 (Graves et al. 2013): Gaussian weight noise, from the best checkpoint, on them; the
+# mix leans towards the other scored speakers: LibriSpeech twice an epoch, speechocean762 twice,
+# the FSDD speakers three times (settings.sh: phase 1's mix instead)
+so=data/speechocean762/train.jsonl digits=data/fsdd_free/train.jsonl
 $PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="${name}_noise" \
-    'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants \
+    'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants data.train_repeat=2 \
+    "data.extra_train=[$so,$so,data/synth/train.jsonl,$digits,$digits,$digits]" \
     trainer.init_from="$exp/best.pt" trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
 # the model to ship (weights and feature statistics only), scored with the peer beside it
 noise=${exp}_noise
 $PYTHON scripts/export_model.py "$noise/best.pt" "$noise/free_english_ctc.pt"
 recipes/free_english_ctc/score.sh "$noise/free_english_ctc.pt" "$noise"
+recipes/free_english_ctc/score.sh "$exp/best.pt" "$exp"
 recipes/free_english_ctc/score.sh pocketsphinx exp/librispeech/pocketsphinx
 $PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$noise" \
     exp/librispeech/pocketsphinx --readme recipes/free_english_ctc/README.md
