@@ -66,7 +66,7 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
     result = subprocess.run(
         ["bash", "recipes/free_english_ctc/run.sh", "model.layers=1", "model.hidden=16",
          "trainer.max_epochs=1", "trainer.beam=2"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=900)
+        cwd=work, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-2000:]
     exp = work / "exp" / "librispeech"
     first, run = exp / "free_english_ctc", exp / "free_english_ctc_noise"  # run: shipped
