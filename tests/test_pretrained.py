@@ -95,3 +95,24 @@ def test_export_keeps_decoding_state_and_refuses_a_scale_for_global_statistics(t
     assert result.stderr.strip().splitlines() == [
         f"export_model: {out}: --wave-scale needs a model with features.normalize=utterance, "
         f"not 'global'"]
+
+
+def test_export_averages_checkpoints_and_refuses_ones_that_differ(tmp_path):
+    export = [sys.executable, str(ROOT / "scripts" / "export_model.py")]
+    ckpt = torch.load(pretrained.MODEL, weights_only=False)
+    ckpt["model"] = {k: torch.zeros_like(v) for k, v in ckpt["model"].items()}
+    zeros = tmp_path / "zeros.pt"
+    torch.save(ckpt, zeros)
+    out = tmp_path / "mean.pt"
+    subprocess.run(export + [str(pretrained.MODEL), str(out), "--average", str(zeros)],
+                   check=True, capture_output=True)
+    shipped, mean = (torch.load(p, weights_only=False)["model"] for p in (pretrained.MODEL, out))
+    assert all(torch.allclose(mean[k], shipped[k] / 2) for k in shipped)
+    ckpt["config"]["model"]["hidden"] += 1
+    torch.save(ckpt, zeros)
+    result = subprocess.run(export + [str(pretrained.MODEL), str(tmp_path / "b.pt"), "--average",
+                                      str(zeros)], capture_output=True, text=True)
+    assert result.returncode == 1 and not (tmp_path / "b.pt").exists()
+    assert result.stderr.strip().splitlines() == [
+        f"export_model: {zeros}: its model configuration differs from {pretrained.MODEL}'s: "
+        "cannot average them"]
