@@ -36,7 +36,8 @@ COLUMNS = ("experiment", "model", "weights", "optim", "noise", "epochs", "hours"
            "dev greedy", "dev beam", "test greedy", "test beam", "paper test")
 DIGIT_COLUMNS = ("test digits greedy", "test digits beam", "test digits grammar")
 # phonelstm-evaluate reports written into a run folder as <set>_beam<N>/summary.json
-EVAL_SETS = ("timit_sample", "librispeech_test", "speechocean762_dev", "speechocean762_test")
+EVAL_SETS = ("timit_sample", "librispeech_dev", "librispeech_test", "speechocean762_dev",
+             "speechocean762_test")
 EVAL_COLUMNS = tuple(f"{name} {kind}" for name in EVAL_SETS for kind in ("greedy", "beam"))
 
 

@@ -69,9 +69,12 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
         cwd=work, env=env, capture_output=True, text=True, timeout=1800)
     assert result.returncode == 0, result.stderr[-2000:]
     exp = work / "exp" / "librispeech"
-    first, run = exp / "free_english_ctc", exp / "free_english_ctc_noise"  # run: shipped
+    first, run = exp / "free_english_ctc", exp / "free_english_ctc_avg"  # run: shipped
     assert json.loads((first / "results.json").read_text())["epochs"] == 1
-    assert json.loads((run / "results.json").read_text())["weight_noise"] == 0.03
+    noise, speed = (json.loads((exp / f"free_english_ctc_{r}" / "results.json").read_text())
+                    for r in ("noise", "speed"))
+    assert noise["weight_noise"] == speed["weight_noise"] == 0.03
+    assert "the mean of 5 checkpoints" in result.stdout
     assert (work / "data" / "librispeech" / "train_variants.jsonl").is_file()
     summary = json.loads((run / "timit_sample_beam16" / "summary.json").read_text())
     assert summary["utterances"] == 64
@@ -80,8 +83,10 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
                       .read_text())
     assert peer["utterances"] == 64
     table = readme.read_text()
-    for row in ("free_english_ctc", "free_english_ctc_noise", "pocketsphinx"):
+    for row in ("free_english_ctc", "free_english_ctc_noise", "free_english_ctc_speed",
+                "free_english_ctc_avg", "pocketsphinx"):
         assert f"| exp/librispeech/{row} |" in table
-    for column in ("timit_sample beam", "librispeech_test beam", "speechocean762_dev beam",
+    for column in ("timit_sample beam", "librispeech_dev beam", "librispeech_test beam",
+                   "speechocean762_dev beam",
                    "test digits grammar"):
         assert column in table

@@ -43,19 +43,30 @@ for split in train dev; do
     $PYTHON scripts/relabel.py "$exp/best.pt" "data/librispeech/$split.jsonl" \
         --out "data/librispeech/${split}_variants.jsonl"
 done
-# phase 2 (Graves et al. 2013): Gaussian weight noise, from the best checkpoint, on them; the
-# mix leans towards the other scored speakers: LibriSpeech twice an epoch, speechocean762 twice,
-# the FSDD speakers three times (settings.sh: phase 1's mix instead)
+# phase 2 (Graves et al. 2013): Gaussian weight noise, from phase 1's best checkpoint, on the
+# relabelled LibriSpeech; the mix leans towards the other scored speakers: LibriSpeech twice an
+# epoch, speechocean762 twice, the FSDD speakers three times. Two runs of it: (a) Adam's lr
+# 1e-3 as phase 1 began; (b) lr 3e-4 with speed perturbation (0.9, 1.0, 1.1 per batch)
 so=data/speechocean762/train.jsonl digits=data/fsdd_free/train.jsonl
-$PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="${name}_noise" \
-    'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants data.train_repeat=2 \
-    "data.extra_train=[$so,$so,data/synth/train.jsonl,$digits,$digits,$digits]" \
-    trainer.init_from="$exp/best.pt" trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
-# the model to ship (weights and feature statistics only), scored with the peer beside it
-noise=${exp}_noise
-$PYTHON scripts/export_model.py "$noise/best.pt" "$noise/free_english_ctc.pt"
-recipes/free_english_ctc/score.sh "$noise/free_english_ctc.pt" "$noise"
-recipes/free_english_ctc/score.sh "$exp/best.pt" "$exp"
+phase2() {  # phase2 <name> [overrides...]
+    local run=$1; shift
+    $PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="$run" \
+        'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants \
+        data.train_repeat=2 "data.extra_train=[$so,$so,data/synth/train.jsonl,$digits,$digits,$digits]" \
+        trainer.init_from="$exp/best.pt" trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
+}
+phase2 "${name}_noise" "$@"
+phase2 "${name}_speed" optim.lr=3e-4 'data.augment.speeds=[0.9,1.0,1.1]' "$@"
+# the model to ship (weights and feature statistics only): the mean of phase 1's best weights
+# and the best and last of each phase-2 run (checkpoint averaging), scored with the peer
+a=${exp}_noise b=${exp}_speed avg=${exp}_avg
+$PYTHON scripts/export_model.py "$exp/best.pt" "$avg/free_english_ctc.pt" \
+    --average "$a/best.pt" "$a/last.pt" "$b/best.pt" "$b/last.pt"
+for run in "$avg" "$exp" "$a" "$b"; do
+    model=$run/best.pt
+    [[ $run == "$avg" ]] && model=$avg/free_english_ctc.pt
+    recipes/free_english_ctc/score.sh "$model" "$run"
+done
 recipes/free_english_ctc/score.sh pocketsphinx exp/librispeech/pocketsphinx
-$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$noise" \
+$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$a" "$b" "$avg" \
     exp/librispeech/pocketsphinx --readme recipes/free_english_ctc/README.md

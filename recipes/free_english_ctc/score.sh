@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Score a model on the recipe's evaluation sets: the TIMIT sample (greedy and beam 16), the
-# LibriSpeech test speakers and the speechocean762 dev and test speakers (beam 16), and digit
+# LibriSpeech dev and test speakers (the lexicon's first variants) and the speechocean762 dev and test speakers (beam 16), and digit
 # accuracy on the unseen FSDD speaker; each report under <out>/<set>_beam<N>/.
 # `pocketsphinx` instead of a model scores PocketSphinx's phone recogniser on the same sets.
 # Needs the manifests run.sh prepares. Usage: recipes/free_english_ctc/score.sh <model.pt> <out>
 set -euo pipefail
 source "$(dirname "$0")/../path.sh"
 model=$1 out=$2
-sets=(timit_sample:data/timit_sample_eval/test.jsonl librispeech_test:data/librispeech/test.jsonl
+sets=(timit_sample:data/timit_sample_eval/test.jsonl librispeech_dev:data/librispeech/dev.jsonl
+      librispeech_test:data/librispeech/test.jsonl
       speechocean762_dev:data/speechocean762/dev.jsonl
       speechocean762_test:data/speechocean762/test.jsonl)
 for item in "${sets[@]}"; do
