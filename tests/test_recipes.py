@@ -74,7 +74,8 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
     noise, speed = (json.loads((exp / f"free_english_ctc_{r}" / "results.json").read_text())
                     for r in ("noise", "speed"))
     assert noise["weight_noise"] == speed["weight_noise"] == 0.03
-    assert "the mean of 5 checkpoints" in result.stdout
+    assert (exp / "free_english_ctc_digits" / "results.json").is_file()
+    assert "the mean of 7 checkpoints" in result.stdout
     assert (work / "data" / "librispeech" / "train_variants.jsonl").is_file()
     summary = json.loads((run / "timit_sample_beam16" / "summary.json").read_text())
     assert summary["utterances"] == 64
@@ -84,7 +85,7 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
     assert peer["utterances"] == 64
     table = readme.read_text()
     for row in ("free_english_ctc", "free_english_ctc_noise", "free_english_ctc_speed",
-                "free_english_ctc_avg", "pocketsphinx"):
+                "free_english_ctc_digits", "free_english_ctc_avg", "pocketsphinx"):
         assert f"| exp/librispeech/{row} |" in table
     for column in ("timit_sample beam", "librispeech_dev beam", "librispeech_test beam",
                    "speechocean762_dev beam",

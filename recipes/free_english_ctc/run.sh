@@ -45,28 +45,32 @@ for split in train dev; do
 done
 # phase 2 (Graves et al. 2013): Gaussian weight noise, from phase 1's best checkpoint, on the
 # relabelled LibriSpeech; the mix leans towards the other scored speakers: LibriSpeech twice an
-# epoch, speechocean762 twice, the FSDD speakers three times. Two runs of it: (a) Adam's lr
-# 1e-3 as phase 1 began; (b) lr 3e-4 with speed perturbation (0.9, 1.0, 1.1 per batch)
-so=data/speechocean762/train.jsonl digits=data/fsdd_free/train.jsonl
-phase2() {  # phase2 <name> [overrides...]
-    local run=$1; shift
+# epoch, speechocean762 twice, the FSDD speakers three (or six) times. Three runs of it:
+# (a) Adam's lr 1e-3 as phase 1 began; (b) lr 3e-4 with speed perturbation (0.9, 1.0, 1.1
+# per batch); (c) as (b) with FSDD six times and another seed
+so=data/speechocean762/train.jsonl
+phase2() {  # phase2 <name> <FSDD repeats> [overrides...]
+    local run=$1 extra="$so,$so,data/synth/train.jsonl"; shift
+    for ((i = 0; i < $1; i++)); do extra+=",data/fsdd_free/train.jsonl"; done; shift
     $PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="$run" \
         'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants \
-        data.train_repeat=2 "data.extra_train=[$so,$so,data/synth/train.jsonl,$digits,$digits,$digits]" \
-        trainer.init_from="$exp/best.pt" trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
+        data.train_repeat=2 "data.extra_train=[$extra]" trainer.init_from="$exp/best.pt" \
+        trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
 }
-phase2 "${name}_noise" "$@"
-phase2 "${name}_speed" optim.lr=3e-4 'data.augment.speeds=[0.9,1.0,1.1]' "$@"
+speed=(optim.lr=3e-4 'data.augment.speeds=[0.9,1.0,1.1]')
+phase2 "${name}_noise" 3 "$@"
+phase2 "${name}_speed" 3 "${speed[@]}" "$@"
+phase2 "${name}_digits" 6 "${speed[@]}" trainer.seed=1 "$@"
 # the model to ship (weights and feature statistics only): the mean of phase 1's best weights
 # and the best and last of each phase-2 run (checkpoint averaging), scored with the peer
-a=${exp}_noise b=${exp}_speed avg=${exp}_avg
-$PYTHON scripts/export_model.py "$exp/best.pt" "$avg/free_english_ctc.pt" \
-    --average "$a/best.pt" "$a/last.pt" "$b/best.pt" "$b/last.pt"
-for run in "$avg" "$exp" "$a" "$b"; do
+a=${exp}_noise b=${exp}_speed c=${exp}_digits avg=${exp}_avg
+$PYTHON scripts/export_model.py "$exp/best.pt" "$avg/free_english_ctc.pt" --average \
+    "$a/best.pt" "$a/last.pt" "$b/best.pt" "$b/last.pt" "$c/best.pt" "$c/last.pt"
+for run in "$avg" "$exp" "$a" "$b" "$c"; do
     model=$run/best.pt
     [[ $run == "$avg" ]] && model=$avg/free_english_ctc.pt
     recipes/free_english_ctc/score.sh "$model" "$run"
 done
 recipes/free_english_ctc/score.sh pocketsphinx exp/librispeech/pocketsphinx
-$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$a" "$b" "$avg" \
+$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$a" "$b" "$c" "$avg" \
     exp/librispeech/pocketsphinx --readme recipes/free_english_ctc/README.md
