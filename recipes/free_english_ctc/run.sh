@@ -66,10 +66,9 @@ phase2 "${name}_digits" 6 "${speed[@]}" trainer.seed=1 "$@"
 a=${exp}_noise b=${exp}_speed c=${exp}_digits avg=${exp}_avg
 $PYTHON scripts/export_model.py "$exp/best.pt" "$avg/free_english_ctc.pt" --average \
     "$a/best.pt" "$a/last.pt" "$b/best.pt" "$b/last.pt" "$c/best.pt" "$c/last.pt"
-for run in "$avg" "$exp" "$a" "$b" "$c"; do
-    model=$run/best.pt
-    [[ $run == "$avg" ]] && model=$avg/free_english_ctc.pt
-    recipes/free_english_ctc/score.sh "$model" "$run"
+recipes/free_english_ctc/score.sh "$avg/free_english_ctc.pt" "$avg"
+for run in "$exp" "$a" "$b" "$c"; do
+    recipes/free_english_ctc/score.sh "$run/best.pt" "$run"
 done
 recipes/free_english_ctc/score.sh pocketsphinx exp/librispeech/pocketsphinx
 $PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$a" "$b" "$c" "$avg" \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Score a model on the recipe's evaluation sets: the TIMIT sample (greedy and beam 16), the
-# LibriSpeech dev and test speakers (the lexicon's first variants) and the speechocean762 dev and test speakers (beam 16), and digit
-# accuracy on the unseen FSDD speaker; each report under <out>/<set>_beam<N>/.
+# LibriSpeech dev and test speakers (the lexicon's first variants) and the speechocean762 dev
+# and test speakers (beam 16), and digit accuracy on the unseen FSDD speaker; each report
+# under <out>/<set>_beam<N>/.
 # `pocketsphinx` instead of a model scores PocketSphinx's phone recogniser on the same sets.
 # Needs the manifests run.sh prepares. Usage: recipes/free_english_ctc/score.sh <model.pt> <out>
 set -euo pipefail
