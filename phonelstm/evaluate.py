@@ -56,7 +56,10 @@ def _check_report_folder(out: Path, overwrite: bool) -> None:
     check_writable(out)
 
 
-def evaluate(cfg: EvaluateConfig) -> dict:
+def evaluate(cfg: EvaluateConfig, recognizer: Recognizer | None = None) -> dict:
+    """Write the report of ``cfg`` and return its summary. ``recognizer``: the model of
+    ``cfg.checkpoint`` already loaded, to score several manifests with one load (its beam
+    becomes ``cfg.beam``)."""
     out = Path(cfg.out)
     scores = Scores()
     results, utts, failed = [], {}, {}
@@ -72,8 +75,10 @@ def evaluate(cfg: EvaluateConfig) -> dict:
     elif cfg.checkpoint is not None and cfg.data is not None:
         manifest = read_manifest(cfg.data)
         _check_report_folder(out, cfg.overwrite)
-        recognizer = Recognizer.from_checkpoint(cfg.checkpoint, str(resolve_device(cfg.device)),
-                                                cfg.beam)
+        if recognizer is None:
+            recognizer = Recognizer.from_checkpoint(cfg.checkpoint,
+                                                    str(resolve_device(cfg.device)))
+        recognizer.beam = cfg.beam
         results, failed = recognizer.decode_utterances(
             manifest, batch_seconds=cfg.batch_seconds,
             keep_posteriors=recognizer.task == "framewise")

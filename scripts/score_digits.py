@@ -1,9 +1,9 @@
 """PER and digit accuracy of a CTC checkpoint on a prepared FSDD split or a manifest.
 
-    python scripts/score_digits.py exp/fsdd/ctc_lstm_3x192_fbank/best.pt [--split test] [--beam 1]
+    python scripts/score_digits.py exp/fsdd/fsdd_ctc/best.pt [--split test] [--beam 1 16]
     python scripts/score_digits.py best.pt --manifest data/fsdd_speaker4/test.jsonl --out report
 
-Two digit accuracies: free phone decoding (greedy or ``--beam``), each hypothesis read as
+Two digit accuracies: free phone decoding (greedy or each ``--beam`` width), each hypothesis read as
 the digit with a pronunciation nearest in edit distance (``digit_from_phones``); and a
 ten-word grammar, the digit with the pronunciation of highest CTC probability
 (``best_candidate``), as an isolated-digit recogniser decodes. Pronunciations come from the
@@ -21,16 +21,16 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from phonelstm.checkpoint import load_checkpoint, restore
 from phonelstm.data.fsdd import digit_lexicon
 from phonelstm.data.loader import make_loader
-from phonelstm.data.manifest import read_manifest
+from phonelstm.data.manifest import Utterance, read_manifest
 from phonelstm.data.prepare import load_split
 from phonelstm.decoding import best_candidate, ctc_decode
 from phonelstm.device import resolve_device
 from phonelstm.io import atomic_write_text
 from phonelstm.metrics import Scores, count_errors
 from phonelstm.phones import fold
+from phonelstm.recognizer import Recognizer
 from phonelstm.scoring import forward_batches
 
 SILENCE = frozenset({"h#", "pau", "epi"})
@@ -48,23 +48,11 @@ def digit_from_phones(phones: Sequence[str], lexicon: dict[str, tuple[str, list[
     return min(sorted(lexicon), key=distance)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path)
-    parser.add_argument("--split", default="test",
-                        help="a split of the data the checkpoint was trained on")
-    parser.add_argument("--manifest", type=Path,
-                        help="or any manifest of digit recordings (e.g. another corpus's)")
-    parser.add_argument("--beam", type=int, default=1)
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--out", type=Path, default=Path("digits"),
-                        help="folder for the JSON report (default: digits/)")
-    args = parser.parse_args()
-    device = resolve_device(args.device)
-    config, vocab, model, extractor, normalizer = restore(load_checkpoint(args.checkpoint,
-                                                                         device), device)
-    utts = read_manifest(args.manifest) if args.manifest else load_split(config.data, args.split)
-    name = args.manifest.stem if args.manifest else args.split
+def score_digits(recognizer: Recognizer, utts: list[Utterance], name: str,
+                 beams: Sequence[int], out: Path) -> None:
+    """Print the figures of ``utts`` for each beam width and write
+    ``<out>/digits_<name>_beam<N>.json``; the network runs once for all beams."""
+    config, vocab = recognizer.config, recognizer.vocab
     references = {u.id: u.phones for u in utts}
     loader, _ = make_loader(utts, vocab, config, shuffle=False)
     lexicon = digit_lexicon(config.data.lexicon)
@@ -72,26 +60,51 @@ def main() -> None:
     candidates = [(d, pron) for d in sorted(lexicon) for pron in lexicon[d][1]]
     grammar = [vocab.encode(pron) for _, pron in candidates]
     truths = {u.id: u.extra.get("digit") or digit_from_phones(u.phones, lexicon) for u in utts}
-    scores, correct, correct_grammar = Scores(), 0, 0
-    for out in forward_batches(model, loader, extractor, normalizer, config.features, device):
-        hyps = ctc_decode(out.log_probs, out.lengths, args.beam)
-        best = best_candidate(out.log_probs, out.lengths, grammar)
-        for utt_id, hyp, k in zip(out.batch.ids, hyps, best, strict=True):
-            phones, ref = vocab.decode(hyp.ids), references[utt_id]
-            scores.add(fold(ref, 39), fold(phones, 39))
-            truth = truths[utt_id]
-            correct += digit_from_phones(phones, lexicon) == truth
-            correct_grammar += candidates[k][0] == truth
-    accuracy = 100.0 * correct / len(utts)
+    scores = {beam: Scores() for beam in beams}
+    correct = dict.fromkeys(beams, 0)
+    correct_grammar = 0
+    for batch_out in forward_batches(recognizer.model, loader, recognizer.extractor,
+                                     recognizer.normalizer, config.features, recognizer.device):
+        best = best_candidate(batch_out.log_probs, batch_out.lengths, grammar)
+        for utt_id, k in zip(batch_out.batch.ids, best, strict=True):
+            correct_grammar += candidates[k][0] == truths[utt_id]
+        for beam in beams:
+            hyps = ctc_decode(batch_out.log_probs, batch_out.lengths, beam)
+            for utt_id, hyp in zip(batch_out.batch.ids, hyps, strict=True):
+                phones = vocab.decode(hyp.ids)
+                scores[beam].add(fold(references[utt_id], 39), fold(phones, 39))
+                correct[beam] += digit_from_phones(phones, lexicon) == truths[utt_id]
     grammar_accuracy = 100.0 * correct_grammar / len(utts)
-    print(f"{name}: {scores.errors.summary()}, digit accuracy {accuracy:.2f}% "
-          f"({correct}/{len(utts)}), with the ten-digit grammar {grammar_accuracy:.2f}% "
-          f"({correct_grammar}/{len(utts)})")
-    out = args.out / f"digits_{name}_beam{args.beam}.json"
-    atomic_write_text(out, json.dumps({
-        "split": name, "beam": args.beam, "per": round(scores.errors.rate, 2),
-        "digit_accuracy": round(accuracy, 2), "grammar_accuracy": round(grammar_accuracy, 2),
-        "utterances": len(utts)}, indent=2) + "\n")
+    for beam in beams:
+        accuracy = 100.0 * correct[beam] / len(utts)
+        print(f"{name} (beam {beam}): {scores[beam].errors.summary()}, digit accuracy "
+              f"{accuracy:.2f}% ({correct[beam]}/{len(utts)}), with the ten-digit grammar "
+              f"{grammar_accuracy:.2f}% ({correct_grammar}/{len(utts)})")
+        atomic_write_text(out / f"digits_{name}_beam{beam}.json", json.dumps({
+            "split": name, "beam": beam, "per": round(scores[beam].errors.rate, 2),
+            "digit_accuracy": round(accuracy, 2),
+            "grammar_accuracy": round(grammar_accuracy, 2), "utterances": len(utts)},
+            indent=2) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--split", default="test",
+                        help="a split of the data the checkpoint was trained on")
+    parser.add_argument("--manifest", type=Path,
+                        help="or any manifest of digit recordings (e.g. another corpus's)")
+    parser.add_argument("--beam", type=int, nargs="+", default=[1],
+                        help="beam widths of the free phone decoding (1: greedy)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--out", type=Path, default=Path("digits"),
+                        help="folder for the JSON reports (default: digits/)")
+    args = parser.parse_args()
+    recognizer = Recognizer.from_checkpoint(args.checkpoint, str(resolve_device(args.device)))
+    utts = (read_manifest(args.manifest) if args.manifest
+            else load_split(recognizer.config.data, args.split))
+    score_digits(recognizer, utts, args.manifest.stem if args.manifest else args.split,
+                 args.beam, args.out)
 
 
 if __name__ == "__main__":
