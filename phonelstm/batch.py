@@ -22,9 +22,11 @@ class Batch:
     frame_labels: Tensor | None  # (B, T) padded with IGNORE
     feats: Tensor | None = None  # (B, T, F) cached un-normalised features, zero-padded
     feat_lengths: Tensor | None = None  # (B,) frames
+    # (B,) VTLP frequency warp factors on the host, drawn by the augmentation; None: no warp
+    warp: Tensor | None = None
 
     def to(self, device: torch.device | str) -> Batch:
         move = lambda x: None if x is None else x.to(device, non_blocking=True)  # noqa: E731
         return Batch(self.ids, move(self.wave), move(self.wave_lengths), move(self.targets),
                      self.target_lengths.to(device), move(self.frame_labels), move(self.feats),
-                     move(self.feat_lengths))
+                     move(self.feat_lengths), self.warp)

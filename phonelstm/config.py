@@ -149,6 +149,7 @@ class AugmentConfig:
     rt60: list[float] = field(default_factory=lambda: [0.2, 0.8])  # reverberation times, s
     telephone_prob: float = 0.0  # share of utterances band-limited (a telephone, a narrow mic)
     telephone_hz: list[float] = field(default_factory=lambda: [4000.0, 4000.0])  # band edge
+    vtlp: float = 0.0  # vocal tract length perturbation: warp factor uniform in 1 +- vtlp; 0: off
 
 
 @dataclass

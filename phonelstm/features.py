@@ -81,16 +81,30 @@ def mel(freq: np.ndarray | float) -> np.ndarray | float:
     return 1127.0 * np.log1p(np.asarray(freq) / 700.0)
 
 
+def vtlp_warp(freq: np.ndarray, alpha: float, nyquist: float) -> np.ndarray:
+    """Jaitly & Hinton's (2013) vocal tract length perturbation of frequencies (Hz): ``f ->
+    alpha f`` up to ``f_hi min(alpha, 1) / alpha`` (``f_hi`` = 0.6 Nyquist, their 4.8 kHz at
+    16 kHz), then the straight line to Nyquist, which stays where it is."""
+    f_hi = 0.6 * nyquist * min(alpha, 1.0)
+    cut = f_hi / alpha
+    return np.where(freq <= cut, freq * alpha,
+                    nyquist - (nyquist - f_hi) / (nyquist - cut) * (nyquist - freq))
+
+
 def mel_filters(n_fft: int, n_mels: int, sample_rate: int, fmin: float = _FMIN,
-                fmax: float | None = None) -> np.ndarray:
+                fmax: float | None = None, warp: float = 1.0) -> np.ndarray:
     """``(n_fft // 2 + 1, n_mels)`` triangular filter weights, linear on the mel scale.
 
     Filter ``m`` rises from mel point ``m`` to ``m + 1`` and falls to ``m + 2``, with
     ``n_mels + 2`` points equally spaced in mel from ``fmin`` to ``fmax`` (Nyquist by
-    default); each FFT bin is weighted by where its mel value falls (Kaldi's ``MelBanks``).
+    default); each FFT bin is weighted by where its mel value falls (Kaldi's ``MelBanks``),
+    after ``vtlp_warp`` by ``warp`` when it is not 1.
     """
     points = np.linspace(mel(fmin), mel(fmax or sample_rate / 2), n_mels + 2)  # (M+2,)
-    bins = mel(np.arange(n_fft // 2 + 1) * sample_rate / n_fft)[:, None]  # (K, 1)
+    freq = np.arange(n_fft // 2 + 1) * sample_rate / n_fft  # (K,) Hz
+    if warp != 1.0:
+        freq = vtlp_warp(freq, warp, sample_rate / 2)
+    bins = mel(freq)[:, None]  # (K, 1)
     left, centre, right = points[:-2], points[1:-1], points[2:]  # (M,) each
     rising = (bins - left) / (centre - left)
     falling = (right - bins) / (right - centre)
@@ -133,8 +147,9 @@ class FeatureExtractor(nn.Module):
     def dim(self) -> int:
         return feature_dim(self.cfg)
 
-    def forward(self, wave: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
-        # wave: (B, N) float32, lengths: (B,) samples
+    def forward(self, wave: Tensor, lengths: Tensor, warp: Tensor | None = None
+                ) -> tuple[Tensor, Tensor]:
+        # wave: (B, N) float32, lengths: (B,) samples, warp: (B,) VTLP factors on the host
         if wave.shape[-1] < self.win:
             raise FeatureError(
                 f"audio of {wave.shape[-1]} samples is shorter than one "
@@ -142,6 +157,8 @@ class FeatureExtractor(nn.Module):
             )
         frame_lengths = num_frames(lengths, self.cfg)
         if self.cfg.backend == "librosa":
+            if warp is not None:
+                raise FeatureError("VTLP (data.augment.vtlp) needs features.backend=torchaudio")
             return self._librosa_batch(wave, lengths), frame_lengths
         frames = (wave * self.cfg.wave_scale).unfold(-1, self.win, self.hop)  # (B, T, W)
         frames = frames - frames.mean(-1, keepdim=True)  # remove DC per frame
@@ -152,11 +169,19 @@ class FeatureExtractor(nn.Module):
                  frames[..., 1:] - self.cfg.preemphasis * frames[..., :-1]], dim=-1,
             )
         spec = torch.fft.rfft(frames * self.window, n=self.n_fft).abs().pow(2)  # (B, T, K)
-        logmel = (spec @ self.mel).clamp_min(_LOG_FLOOR).log()  # (B, T, n_mels)
+        logmel = (spec @ self._filters(warp)).clamp_min(_LOG_FLOOR).log()  # (B, T, n_mels)
         statics = logmel if self.cfg.kind == "fbank" else logmel @ self.dct
         feats = torch.cat([statics, energy.unsqueeze(-1)], dim=-1)  # (B, T, S)
         feats = add_deltas(feats, frame_lengths, self.cfg.delta_order, self.cfg.delta_window)
         return feats, frame_lengths  # (B, T, F), (B,)
+
+    def _filters(self, warp: Tensor | None) -> Tensor:
+        """The mel filters ``(K, M)``, or each utterance's VTLP-warped ones ``(B, K, M)``."""
+        if warp is None:
+            return self.mel
+        filters = np.stack([mel_filters(self.n_fft, self.cfg.n_mels, self.cfg.sample_rate,
+                                        warp=a) for a in warp.tolist()])  # (B, K, M)
+        return torch.from_numpy(filters).to(self.mel.device, non_blocking=True)
 
     def _librosa_batch(self, wave: Tensor, lengths: Tensor) -> Tensor:
         """Per-utterance librosa features, zero-padded like the batched output ``(B, T, F)``."""
@@ -309,7 +334,7 @@ def raw_batch_features(batch: Batch, extractor: FeatureExtractor) -> tuple[Tenso
     """Un-normalised features ``(B, T, F)`` and frame counts: cached ones, or extracted now."""
     if batch.feats is not None:
         return batch.feats, batch.feat_lengths
-    return extractor(batch.wave, batch.wave_lengths)
+    return extractor(batch.wave, batch.wave_lengths, batch.warp)
 
 
 def batch_features(batch: Batch, extractor: FeatureExtractor, normalizer: Normalizer | None,

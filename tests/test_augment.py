@@ -44,7 +44,7 @@ def _batch(speaker: Path, names=("sa1", "sa2")) -> Batch:
 
 
 ALL = AugmentConfig(gain_db=20, speeds=[0.9, 1.0, 1.1], noise_prob=0.5, reverb_prob=0.5,
-                    telephone_prob=0.5, telephone_hz=[2000.0, 4000.0])
+                    telephone_prob=0.5, telephone_hz=[2000.0, 4000.0], vtlp=0.1)
 
 
 def test_augmentation_is_deterministic_given_the_seed(speaker):
@@ -56,6 +56,8 @@ def test_augmentation_is_deterministic_given_the_seed(speaker):
         outputs.append(augment(_batch(speaker), speed))
     assert torch.equal(outputs[0].wave, outputs[1].wave)
     assert torch.equal(outputs[0].frame_labels, outputs[1].frame_labels)
+    assert torch.equal(outputs[0].warp, outputs[1].warp)
+    assert ((outputs[0].warp >= 0.9) & (outputs[0].warp <= 1.1)).all()
     torch.manual_seed(4)
     assert not torch.equal(augment(_batch(speaker), augment.draw_speed()).wave,
                            outputs[0].wave)
@@ -114,10 +116,12 @@ def test_off_by_default_and_bad_settings_are_one_line(speaker):
     out = WaveAugment(AugmentConfig(), FEATURES)(batch)
     assert torch.equal(out.wave, batch.wave) and torch.equal(out.frame_labels,
                                                              batch.frame_labels)
+    assert out.warp is None
     for bad, key in ((AugmentConfig(gain_db=-1), "gain_db"), (AugmentConfig(speeds=[3.0]),
                      "speeds"), (AugmentConfig(noise_prob=2), "noise_prob"),
                      (AugmentConfig(snr_db=[30, 5]), "snr_db"),
-                     (AugmentConfig(telephone_hz=[100, 4000]), "telephone_hz")):
+                     (AugmentConfig(telephone_hz=[100, 4000]), "telephone_hz"),
+                     (AugmentConfig(vtlp=0.6), "vtlp")):
         with pytest.raises(AugmentError, match=f"data.augment.{key}"):
             WaveAugment(bad, FEATURES)
 

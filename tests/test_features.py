@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 import torchaudio.compliance.kaldi as kaldi_features
@@ -14,9 +15,11 @@ from phonelstm.features import (
     SpecAugment,
     add_deltas,
     feature_dim,
+    mel_filters,
     normalize_utterances,
     num_frames,
     static_dim,
+    vtlp_warp,
 )
 
 FBANK123 = FeatureConfig(kind="fbank", n_mels=40, delta_order=2)
@@ -185,3 +188,26 @@ def test_batched_extraction_stays_on_the_gpu_and_matches_the_cpu(timit_sample):
         time_masks=1, freq_masks=1)))(normalized, frames)
     assert augmented.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-3, rtol=0)
+
+
+def test_vtlp_warps_frequencies_below_the_boundary_and_keeps_nyquist():
+    grid = np.linspace(0.0, 8000.0, 2001)
+    for alpha in (0.9, 1.1):
+        warped = vtlp_warp(grid, alpha, 8000.0)
+        assert warped[0] == 0.0 and warped[-1] == pytest.approx(8000.0)
+        assert warped[250] == pytest.approx(1000.0 * alpha)  # 1 kHz
+        assert (np.diff(warped) > 0).all()  # continuous and increasing: no folded bins
+    assert np.array_equal(mel_filters(512, 40, 16000, warp=1.0), mel_filters(512, 40, 16000))
+
+
+def test_a_warp_factor_moves_a_tone_along_the_mel_channels():
+    extractor = FeatureExtractor(FeatureConfig(kind="fbank", delta_order=0))
+    tone = torch.sin(2 * torch.pi * 1000 * torch.arange(16000) / 16000).repeat(3, 1)  # (3, N)
+    lengths = torch.full((3,), 16000)
+    plain, _ = extractor(tone, lengths)
+    same, _ = extractor(tone, lengths, torch.ones(3))
+    assert torch.allclose(plain, same)
+    warped, _ = extractor(tone, lengths, torch.tensor([0.9, 1.0, 1.1]))
+    # a bin at f is read as alpha f: the tone's channel moves up with alpha
+    peaks = warped[:, 50, :-1].argmax(-1).tolist()  # (3,) mel channel of the peak
+    assert peaks[0] < peaks[1] < peaks[2]

@@ -17,11 +17,15 @@ Each kind is off by default and switched on by ``data.augment.*`` (``AugmentConf
 - ``telephone_prob``: band limitation: nothing above an upper band edge uniform in
   ``telephone_hz`` survives (4000 Hz: an 8 kHz telephone line; lower: a narrower
   microphone or codec), a low-pass with a 250 Hz raised-cosine roll-off, applied in the
-  frequency domain.
+  frequency domain;
+- ``vtlp``: vocal tract length perturbation (Jaitly & Hinton 2013): each utterance's mel
+  filters are built on frequencies warped by a factor uniform in ``1 +- vtlp`` (their 0.1),
+  a voice with a shorter or longer vocal tract; drawn here, applied by the features.
 
 Random draws come from torch's global generators (CPU for the batch's speed factor, drawn on
-the host so static batch shapes are known without a device sync; the device's for the rest),
-whose states every checkpoint keeps, so a resumed run draws what an uninterrupted one would.
+the host so static batch shapes are known without a device sync, and for the VTLP factors,
+which build filters on the host; the device's for the rest), whose states every checkpoint
+keeps, so a resumed run draws what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -58,13 +62,15 @@ def check_augment(cfg: AugmentConfig) -> None:
         low_high = getattr(cfg, key)
         if len(low_high) != 2 or low_high[0] > low_high[1]:
             raise AugmentError(f"data.augment.{key} must be [low, high], got {low_high}")
+    if not 0.0 <= cfg.vtlp < 0.5:
+        raise AugmentError(f"data.augment.vtlp must be in [0, 0.5), got {cfg.vtlp}")
     if cfg.telephone_hz[0] <= ROLL_OFF_HZ:
         raise AugmentError(f"data.augment.telephone_hz must lie above {ROLL_OFF_HZ:g} Hz, "
                            f"got {cfg.telephone_hz}")
 
 
 def enabled(cfg: AugmentConfig) -> bool:
-    return bool(cfg.gain_db or cfg.speeds or cfg.noise_prob or cfg.reverb_prob
+    return bool(cfg.gain_db or cfg.speeds or cfg.noise_prob or cfg.reverb_prob or cfg.vtlp
                 or cfg.telephone_prob)
 
 
@@ -108,7 +114,10 @@ class WaveAugment:
         if self.cfg.gain_db:
             db = (torch.rand(len(wave), device=wave.device) * 2 - 1) * self.cfg.gain_db  # (B,)
             wave = wave * (10.0 ** (db / 20)).unsqueeze(1)
-        return replace(batch, wave=wave * valid, wave_lengths=lengths, frame_labels=labels)
+        warp = (1.0 + (torch.rand(len(wave)) * 2 - 1) * self.cfg.vtlp  # (B,) on the host
+                if self.cfg.vtlp else None)
+        return replace(batch, wave=wave * valid, wave_lengths=lengths, frame_labels=labels,
+                       warp=warp)
 
     @staticmethod
     def _where(prob: float, changed: Tensor, wave: Tensor) -> Tensor:
