@@ -150,6 +150,8 @@ class AugmentConfig:
     telephone_prob: float = 0.0  # share of utterances band-limited (a telephone, a narrow mic)
     telephone_hz: list[float] = field(default_factory=lambda: [4000.0, 4000.0])  # band edge
     vtlp: float = 0.0  # vocal tract length perturbation: warp factor uniform in 1 +- vtlp; 0: off
+    trim_prob: float = 0.0  # share of utterances with leading/trailing silence cut at random
+    trim_db: float = 30.0  # silence: a 10 ms frame this many dB below the loudest one
 
 
 @dataclass

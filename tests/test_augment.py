@@ -12,7 +12,7 @@ from phonelstm.data.augment import AugmentError, WaveAugment, change_speed, tele
 from phonelstm.data.dataset import frame_labels
 from phonelstm.data.manifest import Utterance
 from phonelstm.data.timit import read_phn
-from phonelstm.features import num_frames
+from phonelstm.features import frame_params, num_frames
 from phonelstm.losses import IGNORE
 from phonelstm.phones import TIMIT61, Vocabulary
 
@@ -44,7 +44,8 @@ def _batch(speaker: Path, names=("sa1", "sa2")) -> Batch:
 
 
 ALL = AugmentConfig(gain_db=20, speeds=[0.9, 1.0, 1.1], noise_prob=0.5, reverb_prob=0.5,
-                    telephone_prob=0.5, telephone_hz=[2000.0, 4000.0], vtlp=0.1)
+                    telephone_prob=0.5, telephone_hz=[2000.0, 4000.0], vtlp=0.1,
+                    trim_prob=0.5)
 
 
 def test_augmentation_is_deterministic_given_the_seed(speaker):
@@ -121,9 +122,35 @@ def test_off_by_default_and_bad_settings_are_one_line(speaker):
                      "speeds"), (AugmentConfig(noise_prob=2), "noise_prob"),
                      (AugmentConfig(snr_db=[30, 5]), "snr_db"),
                      (AugmentConfig(telephone_hz=[100, 4000]), "telephone_hz"),
-                     (AugmentConfig(vtlp=0.6), "vtlp")):
+                     (AugmentConfig(vtlp=0.6), "vtlp"), (AugmentConfig(trim_prob=1.5),
+                     "trim_prob"), (AugmentConfig(trim_db=0), "trim_db")):
         with pytest.raises(AugmentError, match=f"data.augment.{key}"):
             WaveAugment(bad, FEATURES)
+
+
+def test_trimming_cuts_leading_and_trailing_silence_and_the_labels_follow(speaker):
+    batch = _batch(speaker)
+    _, hop = frame_params(FEATURES)
+    silence = VOCAB.encode(["h#"])[0]
+    augment = WaveAugment(AugmentConfig(trim_prob=1.0), FEATURES)
+    torch.manual_seed(0)
+    cuts = []
+    for _ in range(4):
+        out = augment(batch)
+        for i in range(len(batch.ids)):
+            n, old = int(out.wave_lengths[i]), batch.frame_labels[i]
+            # the kept audio is the original from a frame boundary on
+            start = next(k for k in range(len(old))
+                         if torch.equal(out.wave[i, :n], batch.wave[i, k * hop:k * hop + n]))
+            assert out.wave[i, n:].abs().sum() == 0
+            m = int(num_frames(n, FEATURES))
+            assert torch.equal(out.frame_labels[i, :m], old[start:start + m])
+            assert (out.frame_labels[i, m:] == IGNORE).all()
+            # only silence is cut: every frame of speech is kept
+            cut = torch.cat([old[:start], old[start + m:]])
+            assert ((cut == silence) | (cut == IGNORE)).all()
+            cuts.append((start, int(batch.wave_lengths[i]) - n))
+    assert len(set(cuts)) == len(cuts) and min(c[0] for c in cuts) < 10
 
 
 def test_change_speed_of_a_tone_changes_its_pitch():

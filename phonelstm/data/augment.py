@@ -18,6 +18,10 @@ Each kind is off by default and switched on by ``data.augment.*`` (``AugmentConf
   ``telephone_hz`` survives (4000 Hz: an 8 kHz telephone line; lower: a narrower
   microphone or codec), a low-pass with a 250 Hz raised-cosine roll-off, applied in the
   frequency domain;
+- ``trim_prob``: that share of utterances loses a random part of its leading and trailing
+  silence (each cut point uniform between the recording's edge and the first or last frame
+  within ``trim_db`` of the loudest, in whole frames), down to none: speech recorded as tightly
+  trimmed clips (FSDD's) then decodes like speech with pauses around it; frame labels follow;
 - ``vtlp``: vocal tract length perturbation (Jaitly & Hinton 2013): each utterance's mel
   filters are built on frequencies warped by a factor uniform in ``1 +- vtlp`` (their 0.1),
   a voice with a shorter or longer vocal tract; drawn here, applied by the features.
@@ -55,7 +59,7 @@ def check_augment(cfg: AugmentConfig) -> None:
         raise AugmentError(f"data.augment.gain_db must be >= 0, got {cfg.gain_db}")
     if any(not 0.5 <= s <= 2.0 for s in cfg.speeds):
         raise AugmentError(f"data.augment.speeds must lie in [0.5, 2], got {cfg.speeds}")
-    for key in ("noise_prob", "reverb_prob", "telephone_prob"):
+    for key in ("noise_prob", "reverb_prob", "telephone_prob", "trim_prob"):
         if not 0.0 <= getattr(cfg, key) <= 1.0:
             raise AugmentError(f"data.augment.{key} must be in [0, 1], got {getattr(cfg, key)}")
     for key in ("snr_db", "rt60", "telephone_hz"):
@@ -64,6 +68,8 @@ def check_augment(cfg: AugmentConfig) -> None:
             raise AugmentError(f"data.augment.{key} must be [low, high], got {low_high}")
     if not 0.0 <= cfg.vtlp < 0.5:
         raise AugmentError(f"data.augment.vtlp must be in [0, 0.5), got {cfg.vtlp}")
+    if cfg.trim_db <= 0:
+        raise AugmentError(f"data.augment.trim_db must be > 0, got {cfg.trim_db}")
     if cfg.telephone_hz[0] <= ROLL_OFF_HZ:
         raise AugmentError(f"data.augment.telephone_hz must lie above {ROLL_OFF_HZ:g} Hz, "
                            f"got {cfg.telephone_hz}")
@@ -71,7 +77,7 @@ def check_augment(cfg: AugmentConfig) -> None:
 
 def enabled(cfg: AugmentConfig) -> bool:
     return bool(cfg.gain_db or cfg.speeds or cfg.noise_prob or cfg.reverb_prob or cfg.vtlp
-                or cfg.telephone_prob)
+                or cfg.telephone_prob or cfg.trim_prob)
 
 
 class WaveAugment:
@@ -93,11 +99,14 @@ class WaveAugment:
             raise AugmentError("data.augment needs waveforms: set features.cache=false")
         wave, lengths = batch.wave, batch.wave_lengths  # (B, N), (B,)
         labels = batch.frame_labels
+        if self.cfg.trim_prob:
+            wave, lengths, labels = trim_silence(wave, lengths, labels, self.cfg.trim_prob,
+                                                 self.cfg.trim_db, self.features)
         if speed != 1.0:
+            trimmed = lengths
             wave, lengths = change_speed(wave, lengths, speed)
             if labels is not None:
-                labels = stretch_labels(labels, batch.wave_lengths, lengths, speed,
-                                        self.features)
+                labels = stretch_labels(labels, trimmed, lengths, speed, self.features)
         valid = _valid(lengths, wave.shape[1])  # (B, N)
         if self.cfg.telephone_prob:
             low, high = self.cfg.telephone_hz
@@ -129,6 +138,44 @@ class WaveAugment:
 def _valid(lengths: Tensor, total: int) -> Tensor:
     """``(B, total)`` float mask of each row's valid samples."""
     return (torch.arange(total, device=lengths.device) < lengths.unsqueeze(1)).float()
+
+
+def trim_silence(wave: Tensor, lengths: Tensor, labels: Tensor | None, prob: float,
+                 silence_db: float, features: FeatureConfig
+                 ) -> tuple[Tensor, Tensor, Tensor | None]:
+    """Cut a random part of the leading and trailing silence of a ``prob`` share of the rows
+    of ``wave: (B, N)``; the kept audio starts at sample 0 of the same padded width (no new
+    shapes) and frame labels ``(B, T)`` move with it. Silence: the hop-long frames more than
+    ``silence_db`` below the row's loudest; each cut falls on a frame boundary between the
+    recording's edge and its first (last) frame of speech."""
+    win, hop = frame_params(features)
+    B, N = wave.shape
+    T = N // hop
+    power = wave[:, :T * hop].reshape(B, T, hop).pow(2).mean(-1)  # (B, T)
+    full = lengths // hop  # (B,) whole frames in each row
+    t = torch.arange(T, device=wave.device)
+    inside = t < full.unsqueeze(1)  # (B, T)
+    db = 10 * power.clamp_min(1e-20).log10()
+    loudest = db.masked_fill(~inside, -math.inf).amax(1, keepdim=True)  # (B, 1)
+    speech = inside & (db > loudest - silence_db)  # (B, T)
+    first = torch.where(speech, t, T).amin(1)  # (B,) first frame of speech
+    last = torch.where(speech, t + 1, 0).amax(1)  # (B,) one past its last frame
+    chosen = (torch.rand(B, device=wave.device) < prob) & (last > first)
+    u = torch.rand(2, B, device=wave.device)
+    start = torch.where(chosen, (u[0] * (first + 1)).long().clamp_max(first), 0)  # (B,) frames
+    end = (last + (u[1] * (full - last + 1)).long()).clamp(max=full)  # (B,) frames
+    # at least one window of audio; the part of the last frame past ``full`` stays if uncut
+    end_sample = torch.where(chosen, (end * hop).clamp_min(start * hop + win), lengths)
+    new_lengths = end_sample.clamp_max(lengths) - start * hop  # (B,)
+    source = (start * hop).unsqueeze(1) + torch.arange(N, device=wave.device)  # (B, N)
+    out = wave.gather(1, source.clamp_max(N - 1)) * _valid(new_lengths, N)
+    if labels is not None:
+        L = labels.shape[1]
+        tl = torch.arange(L, device=labels.device)
+        moved = labels.gather(1, (start.unsqueeze(1) + tl).clamp_max(L - 1))  # (B, L)
+        labels = moved.masked_fill(~(tl < num_frames(new_lengths, features).unsqueeze(1)),
+                                   IGNORE)
+    return out, new_lengths, labels
 
 
 def change_speed(wave: Tensor, lengths: Tensor, speed: float) -> tuple[Tensor, Tensor]:
