@@ -14,8 +14,8 @@ progress): about a third of the size. Written atomically; the result loads with
 (checkpoint averaging, as ESPnet's ``average_checkpoints`` and icefall's ``--avg`` do: the
 mean of nearby points of one training run generalises better than either; the
 free_english_ctc recipe ships the mean of phase 1's best checkpoint and the best and last of
-each of its three phase-2 runs). They must share the model, feature
-and phone configuration and the feature statistics; the first checkpoint gives the rest.
+each of its four phase-2 runs). They must share the model, feature and phone configuration
+and the feature statistics; the first checkpoint gives the rest.
 
 ``--wave-scale`` sets ``features.wave_scale`` of a model normalised per utterance: there a
 scale only moves the log features that the float32-epsilon floor clipped, so 32768 (16-bit

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tests.conftest import FSDD_DIGITS
 from tests.layouts import ldc_tree, librispeech_tree, speechocean762_corpus
@@ -55,7 +56,8 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
     so762 = speechocean762_corpus(tmp_path / "so762", synth_corpus)
     work = tmp_path / "work"
     (work / "recipes" / "free_english_ctc").mkdir(parents=True)
-    for name in ("free_english_ctc/run.sh", "free_english_ctc/score.sh", "path.sh"):
+    for name in ("free_english_ctc/run.sh", "free_english_ctc/phase2.sh",
+                 "free_english_ctc/score.sh", "path.sh"):
         shutil.copy(ROOT / "recipes" / name, work / "recipes" / name)
     readme = work / "recipes/free_english_ctc/README.md"
     readme.write_text("<!-- results:begin -->\n<!-- results:end -->\n")
@@ -74,8 +76,11 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
     noise, speed = (json.loads((exp / f"free_english_ctc_{r}" / "results.json").read_text())
                     for r in ("noise", "speed"))
     assert noise["weight_noise"] == speed["weight_noise"] == 0.03
-    assert (exp / "free_english_ctc_digits" / "results.json").is_file()
-    assert "the mean of 7 checkpoints" in result.stdout
+    for r in ("digits", "vtlp_trim"):
+        assert (exp / f"free_english_ctc_{r}" / "results.json").is_file()
+    augment = OmegaConf.load(exp / "free_english_ctc_vtlp_trim" / ".hydra" / "config.yaml")
+    assert augment.data.augment.vtlp == 0.1 and augment.data.augment.trim_prob == 0.5
+    assert "the mean of 9 checkpoints" in result.stdout
     assert (work / "data" / "librispeech" / "train_variants.jsonl").is_file()
     summary = json.loads((run / "timit_sample_beam16" / "summary.json").read_text())
     assert summary["utterances"] == 64
@@ -85,7 +90,8 @@ def test_free_english_recipe_runs_end_to_end(tmp_path, synth_corpus, timit_sampl
     assert peer["utterances"] == 64
     table = readme.read_text()
     for row in ("free_english_ctc", "free_english_ctc_noise", "free_english_ctc_speed",
-                "free_english_ctc_digits", "free_english_ctc_avg", "pocketsphinx"):
+                "free_english_ctc_digits", "free_english_ctc_vtlp_trim", "free_english_ctc_avg",
+                "pocketsphinx"):
         assert f"| exp/librispeech/{row} |" in table
     for column in ("timit_sample beam", "librispeech_dev beam", "librispeech_test beam",
                    "speechocean762_dev beam",

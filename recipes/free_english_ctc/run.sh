@@ -11,9 +11,7 @@
 set -euo pipefail
 source "$(dirname "$0")/../path.sh"
 name=${NAME:-free_english_ctc}
-exp=exp/librispeech/$name
-root_of() { [[ -d $1 ]] && echo "data.root=$1" || echo "data.root=null"; }
-ls_root=$(root_of "${LIBRISPEECH:-../shared/data/librispeech}")
+source recipes/free_english_ctc/phase2.sh  # $exp, root_of, $ls_root, $speed and phase2
 so_root=$(root_of "${SPEECHOCEAN762:-../shared/data/speechocean762}")
 fsdd=${FSDD:-../shared/data/fsdd}
 timit=${TIMIT_SAMPLE:-../shared/data/timit_sample}
@@ -43,33 +41,26 @@ for split in train dev; do
     $PYTHON scripts/relabel.py "$exp/best.pt" "data/librispeech/$split.jsonl" \
         --out "data/librispeech/${split}_variants.jsonl"
 done
-# phase 2 (Graves et al. 2013): Gaussian weight noise, from phase 1's best checkpoint, on the
-# relabelled LibriSpeech; the mix leans towards the other scored speakers: LibriSpeech twice an
-# epoch, speechocean762 twice, the FSDD speakers three (or six) times. Three runs of it:
-# (a) Adam's lr 1e-3 as phase 1 began; (b) lr 3e-4 with speed perturbation (0.9, 1.0, 1.1
-# per batch); (c) as (b) with FSDD six times and another seed
-so=data/speechocean762/train.jsonl
-phase2() {  # phase2 <name> <FSDD repeats> [overrides...]
-    local run=$1 extra="$so,$so,data/synth/train.jsonl"; shift
-    for ((i = 0; i < $1; i++)); do extra+=",data/fsdd_free/train.jsonl"; done; shift
-    $PYTHON -m phonelstm.train experiment=free_english_ctc "$ls_root" name="$run" \
-        'data.train_manifests=[train_variants]' data.dev_manifest=dev_variants \
-        data.train_repeat=2 "data.extra_train=[$extra]" trainer.init_from="$exp/best.pt" \
-        trainer.weight_noise=0.03 trainer.max_epochs=3 "$@"
-}
-speed=(optim.lr=3e-4 'data.augment.speeds=[0.9,1.0,1.1]')
+# phase 2 (phase2.sh), four runs: (a) Adam's lr 1e-3 as phase 1 began, FSDD three times;
+# (b) lr 3e-4 with speed perturbation (0.9, 1.0, 1.1 per batch); (c) as (b) with FSDD six
+# times and another seed; (d) as (c) with vocal tract length perturbation and silence
+# trimming (half the utterances) and another seed
 phase2 "${name}_noise" 3 "$@"
 phase2 "${name}_speed" 3 "${speed[@]}" "$@"
 phase2 "${name}_digits" 6 "${speed[@]}" trainer.seed=1 "$@"
+phase2 "${name}_vtlp_trim" 6 "${speed[@]}" data.augment.vtlp=0.1 data.augment.trim_prob=0.5 \
+    trainer.seed=4 "$@"
 # the model to ship (weights and feature statistics only): the mean of phase 1's best weights
 # and the best and last of each phase-2 run (checkpoint averaging), scored with the peer
-a=${exp}_noise b=${exp}_speed c=${exp}_digits avg=${exp}_avg
+runs=("${exp}_noise" "${exp}_speed" "${exp}_digits" "${exp}_vtlp_trim") avg=${exp}_avg
+checkpoints=()
+for run in "${runs[@]}"; do checkpoints+=("$run/best.pt" "$run/last.pt"); done
 $PYTHON scripts/export_model.py "$exp/best.pt" "$avg/free_english_ctc.pt" --average \
-    "$a/best.pt" "$a/last.pt" "$b/best.pt" "$b/last.pt" "$c/best.pt" "$c/last.pt"
+    "${checkpoints[@]}"
 recipes/free_english_ctc/score.sh "$avg/free_english_ctc.pt" "$avg"
-for run in "$exp" "$a" "$b" "$c"; do
+for run in "$exp" "${runs[@]}"; do
     recipes/free_english_ctc/score.sh "$run/best.pt" "$run"
 done
 recipes/free_english_ctc/score.sh pocketsphinx exp/librispeech/pocketsphinx
-$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "$a" "$b" "$c" "$avg" \
+$PYTHON scripts/collect_results.py exp/synth/${name}_synth "$exp" "${runs[@]}" "$avg" \
     exp/librispeech/pocketsphinx --readme recipes/free_english_ctc/README.md
